@@ -1,0 +1,35 @@
+# inferops.vllm developer entry points. `make test` is what CI runs.
+SHELL := /bin/bash
+CI := scripts/ci
+SCENARIO ?=
+
+.PHONY: help setup setup-host images venv test lint sanity unit importer changelog molecule clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+setup: setup-host images venv  ## everything the tests need (host packages, images, venv)
+setup-host:  ## podman, runc, debootstrap and podman configuration
+	$(CI)/setup_host.sh
+images:  ## Debian 12 and 13 systemd base images (skipped when present)
+	$(CI)/build_images.sh
+venv:  ## test venv, dependency collections, ansible-test offline bootstrap
+	$(CI)/setup_venv.sh
+
+test:  ## every stage: changelog, lint, sanity, unit, galaxy-importer, molecule
+	$(CI)/run_tests.sh all
+lint:  ## ansible-lint, production profile
+	$(CI)/run_tests.sh lint
+sanity:  ## ansible-test sanity (offline)
+	$(CI)/run_tests.sh sanity
+unit:  ## pytest unit tests
+	$(CI)/run_tests.sh unit
+importer:  ## build the tarball and run galaxy-importer on it
+	$(CI)/run_tests.sh importer
+changelog:  ## lint changelog fragments
+	$(CI)/run_tests.sh changelog
+molecule:  ## molecule scenarios (all, or SCENARIO=name)
+	$(CI)/run_tests.sh molecule $(SCENARIO)
+
+clean:  ## remove build output (keeps venv and images)
+	rm -rf tests/output /var/tmp/inferops-vllm/build /var/tmp/inferops-vllm/sanity

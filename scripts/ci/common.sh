@@ -1,0 +1,19 @@
+# Shared settings for the test harness scripts (sourced, not run).
+# Everything slow to build lives outside the checkout so a rerun (or CI on the
+# same machine) reuses it: venv, extracted collections, wheelhouse, models.
+set -euo pipefail
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+WORKDIR=${INFEROPS_WORKDIR:-/var/tmp/inferops-vllm}
+VENV=${INFEROPS_VENV:-$WORKDIR/venv}
+COLLECTIONS_DIR=$WORKDIR/collections
+COLLECTION_LINK=$COLLECTIONS_DIR/ansible_collections/inferops/vllm
+PYTHON=${INFEROPS_PYTHON:-python3}
+IMAGE_DEBIAN12=${INFEROPS_IMAGE_DEBIAN12:-localhost/inferops-debian12:latest}
+IMAGE_DEBIAN13=${INFEROPS_IMAGE_DEBIAN13:-localhost/inferops-debian13:latest}
+DEBIAN_MIRROR=${INFEROPS_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+export WORKDIR VENV COLLECTIONS_DIR COLLECTION_LINK
+export ANSIBLE_COLLECTIONS_PATH=$COLLECTIONS_DIR
+export PATH=$VENV/bin:$PATH
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
