@@ -5,7 +5,7 @@
 source "$(dirname "$0")/common.sh"
 
 need=()
-for cmd in podman runc debootstrap rsync git fuse-overlayfs openssl; do
+for cmd in podman runc debootstrap rsync git fuse-overlayfs openssl shellcheck; do
   command -v "$cmd" >/dev/null 2>&1 || need+=("$cmd")
 done
 "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
@@ -14,7 +14,7 @@ if [ ${#need[@]} -gt 0 ]; then
   log "installing host packages: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq podman runc debootstrap rsync git fuse-overlayfs openssl python3-venv >/dev/null
+  apt-get install -y -qq podman runc debootstrap rsync git fuse-overlayfs openssl shellcheck python3-venv >/dev/null
 fi
 
 conf=/etc/containers/containers.conf

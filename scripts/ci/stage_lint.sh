@@ -2,4 +2,4 @@
 # ansible-lint with the production profile (.ansible-lint), offline.
 source "$(dirname "$0")/common.sh"
 cd "$COLLECTION_LINK"
-ansible-lint --offline --profile production
+ansible-lint --offline --nocolor --profile production
