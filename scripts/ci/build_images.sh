@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Local base images with systemd as PID 1, made with debootstrap + podman import
 # (no registry is reachable). Existing images are kept unless FORCE=1.
+# shellcheck source=scripts/ci/common.sh
 source "$(dirname "$0")/common.sh"
 
 base_pkgs=systemd,systemd-sysv,python3,python3-apt,python3-venv,sudo,dbus,procps,iproute2,curl,libnuma1,ca-certificates

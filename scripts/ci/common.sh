@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # variables are used by the scripts that source this file
 # Shared settings for the test harness scripts (sourced, not run).
 # Everything slow to build lives outside the checkout so a rerun (or CI on the
 # same machine) reuses it: venv, extracted collections, wheelhouse, models.

@@ -2,6 +2,7 @@
 # Runs test stages, one line per stage, and ends with "N passed, N failed".
 # Usage: run_tests.sh all | lint | sanity | unit | importer | changelog | molecule [SCENARIO...]
 # A stage that cannot run (its set-up failed) counts as failed, with the reason.
+# shellcheck source=scripts/ci/common.sh
 source "$(dirname "$0")/common.sh"
 CI_DIR=$(cd "$(dirname "$0")" && pwd)
 LOGDIR=$WORKDIR/logs

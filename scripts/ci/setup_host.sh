@@ -2,6 +2,7 @@
 # Host packages and podman configuration for running systemd test containers on
 # these machines (see shared/reference/ENVIRONMENT.md): runc instead of crun
 # (hybrid cgroup layout) and ulimits root can actually grant.
+# shellcheck source=scripts/ci/common.sh
 source "$(dirname "$0")/common.sh"
 
 need=()

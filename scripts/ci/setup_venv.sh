@@ -3,10 +3,11 @@
 # dependency collections taken from the `ansible` wheel (no Galaxy here), the
 # checkout linked into a collections tree, and ansible-test's pip bootstrap
 # served locally. Each step is skipped when already done.
+# shellcheck source=scripts/ci/common.sh
 source "$(dirname "$0")/common.sh"
 mkdir -p "$WORKDIR"
 
-req_hash=$(cat "$REPO_ROOT/test-requirements.txt" | sha256sum | cut -c1-16)
+req_hash=$(sha256sum <"$REPO_ROOT/test-requirements.txt" | cut -c1-16)
 if [ "$(cat "$VENV/.req-hash" 2>/dev/null)" != "$req_hash" ]; then
   log "creating venv $VENV (1-3 min)"
   rm -rf "$VENV"

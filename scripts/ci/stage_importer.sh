@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Build the collection tarball and run galaxy-importer on it (offline: no
 # ansible-test container). Any ERROR line from the importer fails the stage.
+# shellcheck source=scripts/ci/common.sh
 source "$(dirname "$0")/common.sh"
 out=$WORKDIR/build
 rm -rf "$out" && mkdir -p "$out"
-cd "$REPO_ROOT"
+cd "$REPO_ROOT" || exit 1
 ansible-galaxy collection build --force --output-path "$out" .
 cfg=$out/galaxy-importer.cfg
 printf '[galaxy-importer]\nRUN_ANSIBLE_TEST = False\nRUN_ANSIBLE_LINT = True\nRUN_FLAKE8 = False\nLOG_LEVEL_MAIN = INFO\n' >"$cfg"
