@@ -3,18 +3,20 @@ SHELL := /bin/bash
 CI := scripts/ci
 SCENARIO ?=
 
-.PHONY: help setup setup-host images venv test lint sanity unit importer changelog molecule clean
+.PHONY: help setup setup-host images venv vllm-assets test lint sanity unit importer changelog molecule clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-setup: setup-host images venv  ## everything the tests need (host packages, images, venv)
+setup: setup-host images venv vllm-assets  ## everything the tests need (host packages, images, venv, vLLM assets)
 setup-host:  ## podman, runc, debootstrap and podman configuration
 	$(CI)/setup_host.sh
 images:  ## Debian 12 and 13 systemd base images (skipped when present)
 	$(CI)/build_images.sh
 venv:  ## test venv, dependency collections, ansible-test offline bootstrap
 	$(CI)/setup_venv.sh
+vllm-assets: venv  ## wheelhouse, controller vLLM venv, tiny model
+	$(CI)/setup_vllm.sh
 
 test:  ## every stage: changelog, lint, sanity, unit, galaxy-importer, molecule
 	$(CI)/run_tests.sh all

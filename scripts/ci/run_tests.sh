@@ -32,6 +32,7 @@ stage() {  # stage NAME COMMAND...
 
 setup_venv() { "$CI_DIR/setup_venv.sh"; }
 setup_containers() { "$CI_DIR/setup_host.sh" && "$CI_DIR/build_images.sh"; }
+setup_vllm() { "$CI_DIR/setup_vllm.sh"; }
 
 scenarios() {
   if [ $# -gt 0 ]; then printf '%s\n' "$@"; return; fi
@@ -65,11 +66,13 @@ case "$what" in
   all)
     stage setup-venv setup_venv
     stage setup-containers setup_containers
+    stage setup-vllm setup_vllm
     for s in changelog lint sanity unit importer; do run_stage "$s"; done
     run_stage molecule ;;
   molecule)
     stage setup-venv setup_venv
     stage setup-containers setup_containers
+    stage setup-vllm setup_vllm
     run_stage molecule "$@" ;;
   *)
     stage setup-venv setup_venv
