@@ -23,7 +23,7 @@ description:
     and the memory of C(/proc/meminfo).
 version_added: 0.1.0
 author:
-  - inferops.vllm contributors
+  - inferops.vllm contributors (@inferops)
 options:
   root:
     description:
