@@ -173,6 +173,7 @@ def test_vm_2core_recorded_host():
 
 def test_spr_2s_112c():
     t = topo('spr_2s_112c')
+    n0, n1 = t['numa_nodes'][0], t['numa_nodes'][1]
     assert t['cpus']['online'] == r(0, 224)
     assert t['cpus']['present'] == r(0, 224)
     assert t['cpus']['offline'] == [] and t['cpus']['isolated'] == []
@@ -187,7 +188,7 @@ def test_spr_2s_112c():
         (0, [0], r(0, 56) + r(112, 168), 56, 1),
         (1, [1], r(56, 112) + r(168, 224), 56, 1),
     ]
-    n0, n1 = t['numa_nodes']
+    assert len(t['numa_nodes']) == 2
     assert (n0['id'], n0['socket'], n0['cpus']) == (0, 0, r(0, 56) + r(112, 168))
     assert (n1['id'], n1['socket'], n1['cpus']) == (1, 1, r(56, 112) + r(168, 224))
     assert n0['physical_cores'] == r(0, 56)
@@ -239,7 +240,8 @@ def test_cxl_memnode():
     t = topo('cxl_memnode')
     assert t['cpus']['online'] == r(0, 64)
     assert t['memory_only_nodes'] == [1]
-    n0, n1 = t['numa_nodes']
+    assert len(t['numa_nodes']) == 2
+    n0, n1 = t['numa_nodes'][0], t['numa_nodes'][1]
     assert (n0['socket'], n0['cpus'], n0['physical_cores'], n0['cpu_less']) == (0, r(0, 64), r(0, 32), False)
     assert (n1['socket'], n1['cpus'], n1['cores'], n1['physical_cores'], n1['cpu_less']) == (None, [], [], [], True)
     assert n0['memory_total_bytes'] == 131230412 * KIB
