@@ -1,0 +1,622 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, inferops.vllm contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: instance_plan
+short_description: Plan vLLM instances (CPU pinning, NUMA, TP, dtype, KV cache, GPUs) for a host
+description:
+  - Turns a host's topology (the C(topology) result of M(inferops.vllm.cpu_topology)), a model and a few
+    operator choices into a concrete deployment plan that the C(xeon_tuning) and C(server) roles render.
+  - Pure computation; nothing on the host is changed, the result is the same in check mode and C(changed) is
+    always C(false).
+  - When O(topology) is not given, the module reads the host's sysfs and procfs under O(root) itself.
+  - "CPU hosts: one instance per NUMA node (default), per socket, or one for the whole host. Each instance is pinned
+    to the physical cores of its node(s) (one SMT sibling per core), minus O(reserved_cores_per_instance)
+    housekeeping cores, with its memory bound to those nodes; the tensor parallel size is the number of NUMA nodes
+    of the instance and must be 1, 2, 4 or 8."
+  - "KV cache per rank (C(VLLM_CPU_KVCACHE_SPACE)) = floor(node memory - static hugepages - weights / TP -
+    O(runtime_overhead_gib) - share of O(os_headroom_gib)), capped by a cgroup memory limit and
+    O(kv_cache_max_gib). The plan fails when an instance cannot hold the weights, or one O(max_model_len)
+    sequence."
+  - "NVIDIA hosts: GPUs (sorted by PCI address, which is the index order with C(CUDA_DEVICE_ORDER=PCI_BUS_ID)) are
+    grouped by NUMA node, O(gpus_per_instance) per instance; each instance is pinned to its GPUs' node.
+    sysfs has no GPU UUIDs: the C(nvidia_gpu) role adds them."
+  - Every decision is explained in RV(plan.explain). See C(docs/instance_plan.md) for worked examples
+    (2-socket Sapphire Rapids, Xeon 6 with SNC3) and the table of rules.
+version_added: 0.1.0
+author:
+  - inferops.vllm contributors (@inferops)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+options:
+  topology:
+    description:
+      - The C(topology) result of M(inferops.vllm.cpu_topology).
+      - When omitted, the module reads the topology of the managed host under O(root).
+    type: dict
+  root:
+    description:
+      - Path prefix under which C(sys/) and C(proc/) are read when O(topology) is not given.
+    type: path
+    default: /
+  accelerator:
+    description:
+      - C(cpu) plans vLLM CPU instances, C(nvidia) plans vLLM CUDA instances on the host's NVIDIA GPUs.
+    type: str
+    choices: [cpu, nvidia]
+    default: cpu
+  strategy:
+    description:
+      - How CPU instances map to the hardware (ignored for O(accelerator=nvidia)).
+      - C(per_numa_node) one instance per NUMA node with usable CPUs, tensor parallel size 1.
+      - C(per_socket) one instance per socket, one tensor-parallel rank per NUMA node of the socket
+        (with sub-NUMA clustering SNC2/SNC4 gives TP 2/4; SNC3 gives TP 3 and is refused).
+      - C(single) one instance over all usable NUMA nodes, one rank per node.
+    type: str
+    choices: [per_numa_node, per_socket, single]
+    default: per_numa_node
+  model_name:
+    description:
+      - The served model name (C(--served-model-name)), what clients put in requests.
+    type: str
+    required: true
+  model_path:
+    description:
+      - Local directory of the staged model. When it is a readable directory, the weight files
+        (C(*.safetensors), else C(*.gguf), else C(*.bin)/C(*.pt)) give O(model_weights_gib) and C(config.json) gives
+        the KV cache bytes per token and the checkpoint dtype.
+    type: path
+  model_weights_gib:
+    description:
+      - Size of the checkpoint's weights in GiB. Required on CPU unless O(model_path) holds the weight files.
+      - When C(config.json) states a checkpoint dtype that differs from the serving dtype (for example bf16
+        weights served as float32 on an AVX2 host), the in-memory size is scaled accordingly.
+    type: float
+  model_kv_bytes_per_token:
+    description:
+      - KV cache bytes per token for the whole model at the serving dtype.
+      - Default from O(model_path)/config.json, 2 x num_hidden_layers x num_key_value_heads x head_dim x dtype bytes
+        (head_dim defaults to hidden_size / num_attention_heads; MLA models use kv_lora_rank + qk_rope_head_dim).
+      - When unknown, only a KV cache of at least 1 GiB is enforced and RV(plan.warnings) says so.
+    type: int
+  max_model_len:
+    description:
+      - Maximum sequence length (C(--max-model-len)); every instance must hold one sequence of this length.
+    type: int
+    default: 4096
+  dtype:
+    description:
+      - Serving dtype. C(auto) is bfloat16 on CPUs with C(amx_bf16) or C(avx512_bf16), else float32; on NVIDIA it is
+        passed to vLLM as C(auto) (the model's dtype).
+      - C(bfloat16) on a CPU without those flags and C(float16) on CPU are refused.
+    type: str
+    choices: [auto, bfloat16, float32, float16]
+    default: auto
+  reserved_cores_per_instance:
+    description:
+      - Physical cores at the start of each CPU instance left to the API server and the OS (no inference thread).
+    type: int
+    default: 1
+  runtime_overhead_gib:
+    description:
+      - Memory per tensor-parallel rank for the runtime (Python, torch, activations), subtracted before the KV cache.
+    type: float
+    default: 3
+  os_headroom_gib:
+    description:
+      - Memory left to the OS for the whole host, split evenly over the NUMA nodes that hold instances.
+    type: float
+    default: 4
+  kv_cache_gib:
+    description:
+      - KV cache GiB per tensor-parallel rank (the value of C(VLLM_CPU_KVCACHE_SPACE)) instead of the computed one.
+        It must still fit the memory.
+    type: int
+  kv_cache_max_gib:
+    description:
+      - Upper bound for the computed KV cache GiB per rank.
+    type: int
+  workload:
+    description:
+      - C(online) (latency) plans max-num-seqs 128 and max-num-batched-tokens 2048 per rank; C(offline) (throughput)
+        256 and 4096 per rank. CPU only; NVIDIA instances keep vLLM's defaults.
+    type: str
+    choices: [online, offline]
+    default: online
+  instances:
+    description:
+      - Upper bound on the number of instances; the first ones in node, socket or GPU order are kept and the rest of
+        the host stays housekeeping.
+    type: int
+  base_port:
+    description:
+      - Port of the first instance; instance I(i) listens on O(base_port) + I(i).
+    type: int
+    default: 8100
+  front_port:
+    description:
+      - The one local port a load balancer serves in front of the instances. Must not collide with an instance port.
+    type: int
+    default: 8000
+  name_prefix:
+    description:
+      - Prefix of instance names (C(<prefix>-node<N>), C(<prefix>-socket<N>), C(<prefix>-all), C(<prefix>-gpu<i>),
+        C(<prefix>-gpu<i>-<j>) for a range, C(<prefix>-gpu<i>_<j>) for other sets). Lowercase letters, digits, C(.),
+        C(_) and C(-).
+    type: str
+    default: vllm
+  preload_libraries:
+    description:
+      - Absolute paths of libraries for C(LD_PRELOAD), in this order (tcmalloc first, then Intel OpenMP C(libiomp5.so)).
+    type: list
+    elements: path
+    default: []
+  onednn_fpmath_mode:
+    description:
+      - Value of C(ONEDNN_DEFAULT_FPMATH_MODE). C(BF16) and C(ANY) let oneDNN compute float32 math in bf16 and need
+        C(amx_bf16) or C(avx512_bf16). CPU only.
+    type: str
+    choices: [STRICT, BF16, ANY]
+  hugepages_2m_per_node:
+    description:
+      - Number of static 2 MiB hugepages to reserve on every NUMA node that holds an instance (RV(plan.host.hugepages)).
+        C(0) leaves the current pools alone; either way the reserved pages are subtracted from the KV cache.
+    type: int
+    default: 0
+  tensor_parallel_size:
+    description:
+      - Expected tensor parallel size (1, 2, 4 or 8). On CPU it must equal the NUMA nodes per instance of the
+        O(strategy); on NVIDIA it is the GPUs per instance.
+    type: int
+  gpus_per_instance:
+    description:
+      - GPUs per NVIDIA instance (1, 2, 4 or 8). Default the smallest that holds the weights and one sequence when
+        O(gpu_memory_gib) and the model size are known, else 1.
+    type: int
+  gpu_memory_gib:
+    description:
+      - Memory of one GPU in GiB, used to size O(gpus_per_instance) and to check that the model fits.
+    type: float
+  gpu_memory_utilization:
+    description:
+      - Fraction of each GPU's memory vLLM may use (C(--gpu-memory-utilization)), greater than 0 and at most 1.
+    type: float
+    default: 0.9
+notes:
+  - The plan is a plain dictionary; the roles render it. Run it in check mode to review a plan before tuning a host.
+  - C(VLLM_CPU_KVCACHE_SPACE) is per tensor-parallel rank in vLLM, so RV(plan.instances[].kv_cache_gib) is per rank
+    and RV(plan.instances[].kv_cache_total_gib) the sum over ranks.
+seealso:
+  - module: inferops.vllm.cpu_topology
+'''
+
+EXAMPLES = r'''
+- name: Gather the topology
+  inferops.vllm.cpu_topology:
+  register: facts
+
+- name: Plan one CPU instance per NUMA node for a staged model
+  inferops.vllm.instance_plan:
+    topology: "{{ facts.topology }}"
+    model_name: llama-3.1-8b-instruct
+    model_path: /srv/models/Llama-3.1-8B-Instruct
+    max_model_len: 8192
+    preload_libraries:
+      - /usr/lib64/libtcmalloc_minimal.so.4
+      - /opt/vllm/venv/lib/libiomp5.so
+  register: plan
+
+- name: Show why
+  ansible.builtin.debug:
+    var: plan.plan.explain
+
+- name: Plan before the model is staged, TP across the sockets' sub-NUMA nodes
+  inferops.vllm.instance_plan:
+    model_name: qwen2.5-7b
+    model_weights_gib: 14.2
+    model_kv_bytes_per_token: 57344
+    strategy: per_socket
+    kv_cache_max_gib: 64
+    workload: offline
+
+- name: Plan NVIDIA instances, two GPUs each
+  inferops.vllm.instance_plan:
+    accelerator: nvidia
+    model_name: llama-3.1-70b-instruct
+    model_weights_gib: 131.4
+    gpu_memory_gib: 80
+'''
+
+RETURN = r'''
+plan:
+  description: The deployment plan.
+  returned: success
+  type: dict
+  contains:
+    accelerator:
+      description: The accelerator planned for.
+      type: str
+      returned: always
+      sample: cpu
+    strategy:
+      description: The CPU strategy used; null for NVIDIA plans.
+      type: str
+      returned: always
+      sample: per_numa_node
+    workload:
+      description: The workload profile.
+      type: str
+      returned: always
+      sample: online
+    dtype:
+      description: The resolved serving dtype.
+      type: str
+      returned: always
+      sample: bfloat16
+    model:
+      description: What the planner knows about the model.
+      type: dict
+      returned: always
+      contains:
+        name:
+          description: Served model name.
+          type: str
+          returned: always
+          sample: llama-3.1-8b-instruct
+        path:
+          description: The O(model_path), or null.
+          type: str
+          returned: always
+          sample: /srv/models/Llama-3.1-8B-Instruct
+        weights_gib:
+          description: In-memory weights of one copy of the model (GiB), null when unknown (NVIDIA only).
+          type: float
+          returned: always
+          sample: 14.96
+        checkpoint_dtype:
+          description: dtype of the checkpoint from config.json, null when unknown or quantized.
+          type: str
+          returned: always
+          sample: bfloat16
+        kv_bytes_per_token:
+          description: KV cache bytes per token for the whole model at the serving dtype, null when unknown.
+          type: int
+          returned: always
+          sample: 131072
+        max_model_len:
+          description: Maximum sequence length.
+          type: int
+          returned: always
+          sample: 8192
+        sequence_kv_gib:
+          description: KV cache GiB of one max_model_len sequence (all ranks), null when unknown.
+          type: float
+          returned: always
+          sample: 1.0
+    instances:
+      description: One entry per vLLM instance, in port order.
+      type: list
+      elements: dict
+      returned: always
+      contains:
+        name:
+          description: Instance name (systemd unit / container suffix).
+          type: str
+          returned: always
+          sample: vllm-node0
+        index:
+          description: Position of the instance, 0-based.
+          type: int
+          returned: always
+          sample: 0
+        port:
+          description: Port of the instance's OpenAI server (O(base_port) + index).
+          type: int
+          returned: always
+          sample: 8100
+        accelerator:
+          description: C(cpu) or C(nvidia).
+          type: str
+          returned: always
+          sample: cpu
+        numa_nodes:
+          description: NUMA nodes whose memory the instance is bound to.
+          type: list
+          elements: int
+          returned: always
+          sample: [0]
+        mems:
+          description: C(numa_nodes) as a cpuset.mems / NUMAMask string; empty when unbound.
+          type: str
+          returned: always
+          sample: "0"
+        sockets:
+          description: Sockets the instance runs on.
+          type: list
+          elements: int
+          returned: always
+          sample: [0]
+        cpus:
+          description: Every allowed CPU of the instance's nodes, SMT siblings included (its CPU affinity).
+          type: list
+          elements: int
+          returned: always
+          sample: [0, 1, 2, 112, 113, 114]
+        cpuset:
+          description: C(cpus) as a cpulist for C(CPUAffinity=) / C(--cpuset-cpus).
+          type: str
+          returned: always
+          sample: 0-55,112-167
+        inference_cpus:
+          description: The CPUs the OpenMP inference threads are bound to (one per physical core); empty for NVIDIA.
+          type: list
+          elements: int
+          returned: always
+          sample: [1, 2, 3]
+        housekeeping_cpus:
+          description: CPUs of the instance that run no inference thread (reserved cores, SMT siblings).
+          type: list
+          elements: int
+          returned: always
+          sample: [0, 112, 113]
+        omp_threads_bind:
+          description: Value of C(VLLM_CPU_OMP_THREADS_BIND), ranks separated by C(|); null for NVIDIA.
+          type: str
+          returned: always
+          sample: 1-55
+        tensor_parallel_size:
+          description: Tensor parallel size (ranks = NUMA nodes on CPU, GPUs on NVIDIA).
+          type: int
+          returned: always
+          sample: 1
+        ranks:
+          description:
+            - One entry per tensor-parallel rank. CPU ranks have C(rank), C(numa_node), C(cpus), C(cpulist), C(threads),
+              C(memory_gib), C(hugepages_gib), C(weights_gib), C(runtime_overhead_gib), C(headroom_gib),
+              C(free_for_kv_gib); NVIDIA ranks have C(rank), C(gpu), C(pci_address), C(numa_node).
+          type: list
+          elements: dict
+          returned: always
+          sample: [{rank: 0, numa_node: 0, cpulist: "1-55", threads: 55, memory_gib: 251.36, free_for_kv_gib: 227.4}]
+        dtype:
+          description: Serving dtype (C(--dtype)).
+          type: str
+          returned: always
+          sample: bfloat16
+        kv_cache_gib:
+          description: KV cache GiB per rank (C(VLLM_CPU_KVCACHE_SPACE)); null for NVIDIA (vLLM sizes it).
+          type: int
+          returned: always
+          sample: 227
+        kv_cache_total_gib:
+          description: KV cache GiB over all ranks; null for NVIDIA.
+          type: int
+          returned: always
+          sample: 227
+        kv_cache_memory_bytes:
+          description: C(kv_cache_gib) in bytes, for C(--kv-cache-memory-bytes) on newer vLLM; null for NVIDIA.
+          type: int
+          returned: always
+          sample: 243739394048
+        kv_cache_sequences:
+          description: Full-length sequences the KV cache holds; null when the bytes per token are unknown.
+          type: int
+          returned: always
+          sample: 227
+        weights_gib:
+          description: Weights of one copy of the model, GiB.
+          type: float
+          returned: always
+          sample: 14.96
+        max_model_len:
+          description: C(--max-model-len).
+          type: int
+          returned: always
+          sample: 8192
+        max_num_seqs:
+          description: C(--max-num-seqs) (per-rank value x ranks); null for NVIDIA.
+          type: int
+          returned: always
+          sample: 128
+        max_num_batched_tokens:
+          description: C(--max-num-batched-tokens) (per-rank value x ranks); null for NVIDIA.
+          type: int
+          returned: always
+          sample: 2048
+        gpu_memory_utilization:
+          description: C(--gpu-memory-utilization).
+          type: float
+          returned: when accelerator is nvidia
+          sample: 0.9
+        gpus:
+          description: GPUs of the instance in CUDA index order (empty on CPU). The nvidia_gpu role adds UUIDs.
+          type: list
+          elements: dict
+          returned: always
+          contains:
+            index:
+              description: CUDA device index with C(CUDA_DEVICE_ORDER=PCI_BUS_ID).
+              type: int
+              returned: always
+              sample: 0
+            pci_address:
+              description: PCI address.
+              type: str
+              returned: always
+              sample: "0000:18:00.0"
+            numa_node:
+              description: NUMA node of the GPU, null when the platform does not say.
+              type: int
+              returned: always
+              sample: 0
+        env:
+          description:
+            - Environment of the instance. CPU - C(VLLM_CPU_KVCACHE_SPACE), C(VLLM_CPU_OMP_THREADS_BIND), C(LD_PRELOAD)
+              (when O(preload_libraries)), C(ONEDNN_DEFAULT_FPMATH_MODE) (when set). NVIDIA - C(CUDA_DEVICE_ORDER),
+              C(CUDA_VISIBLE_DEVICES), C(LD_PRELOAD). C(OMP_*)/C(KMP_*) are never set (vLLM sets them).
+          type: dict
+          returned: always
+          sample: {VLLM_CPU_KVCACHE_SPACE: "227", VLLM_CPU_OMP_THREADS_BIND: "1-55"}
+        args:
+          description: Arguments for C(vllm serve <model>) (the model itself is not included).
+          type: list
+          elements: str
+          returned: always
+          sample: ["--served-model-name", "llama", "--port", "8100", "--dtype", "bfloat16", "--tensor-parallel-size", "1"]
+    host:
+      description: Host-level outputs for the tuning role.
+      type: dict
+      returned: always
+      contains:
+        inference_cpus:
+          description: CPUs that run inference threads.
+          type: list
+          elements: int
+          returned: always
+          sample: [1, 2, 3]
+        inference_cpulist:
+          description: C(inference_cpus) as a cpulist.
+          type: str
+          returned: always
+          sample: 1-55,57-111
+        housekeeping_cpus:
+          description: Every allowed CPU that runs no inference thread (reserved cores, SMT siblings, unused nodes).
+          type: list
+          elements: int
+          returned: always
+          sample: [0, 56, 112]
+        housekeeping_cpulist:
+          description: C(housekeeping_cpus) as a cpulist (for irqbalance, systemd CPUAffinity of the rest of the system).
+          type: str
+          returned: always
+          sample: 0,56,112-223
+        numa_nodes:
+          description: NUMA nodes that hold instances.
+          type: list
+          elements: int
+          returned: always
+          sample: [0, 1]
+        hugepages:
+          description: Static hugepages to reserve, per node id (string) and page size; empty when not requested.
+          type: dict
+          returned: always
+          sample: {"0": {"2048kB": 1024}, "1": {"2048kB": 1024}}
+        numa_balancing:
+          description: Value for C(kernel.numa_balancing) (0, instances are pinned).
+          type: int
+          returned: always
+          sample: 0
+        front_port:
+          description: The load balancer port.
+          type: int
+          returned: always
+          sample: 8000
+        ports:
+          description: Instance ports (load balancer backends).
+          type: list
+          elements: int
+          returned: always
+          sample: [8100, 8101]
+        memory_planned_gib:
+          description: Weights + runtime overhead + KV cache of all CPU instances (0 for NVIDIA).
+          type: float
+          returned: always
+          sample: 498.92
+        memory_limit_gib:
+          description: The cgroup memory limit that capped the plan, null when none.
+          type: float
+          returned: always
+          sample: 8.0
+    explain:
+      description: One sentence per decision, in order.
+      type: list
+      elements: str
+      returned: always
+      sample: ["dtype auto -> bfloat16: the CPU has amx_bf16."]
+    warnings:
+      description: Things the plan could not check or that will hurt (also emitted as Ansible warnings).
+      type: list
+      elements: str
+      returned: always
+      sample: []
+'''
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.inferops.vllm.plugins.module_utils.plan import PlanError, build_plan, read_model_dir
+from ansible_collections.inferops.vllm.plugins.module_utils.topology import TopologyError, gather_topology
+
+ARGUMENT_SPEC = dict(
+    topology=dict(type='dict'),
+    root=dict(type='path', default='/'),
+    accelerator=dict(type='str', choices=['cpu', 'nvidia'], default='cpu'),
+    strategy=dict(type='str', choices=['per_numa_node', 'per_socket', 'single'], default='per_numa_node'),
+    model_name=dict(type='str', required=True),
+    model_path=dict(type='path'),
+    model_weights_gib=dict(type='float'),
+    model_kv_bytes_per_token=dict(type='int', no_log=False),
+    max_model_len=dict(type='int', default=4096),
+    dtype=dict(type='str', choices=['auto', 'bfloat16', 'float32', 'float16'], default='auto'),
+    reserved_cores_per_instance=dict(type='int', default=1),
+    runtime_overhead_gib=dict(type='float', default=3),
+    os_headroom_gib=dict(type='float', default=4),
+    kv_cache_gib=dict(type='int'),
+    kv_cache_max_gib=dict(type='int'),
+    workload=dict(type='str', choices=['online', 'offline'], default='online'),
+    instances=dict(type='int'),
+    base_port=dict(type='int', default=8100),
+    front_port=dict(type='int', default=8000),
+    name_prefix=dict(type='str', default='vllm'),
+    preload_libraries=dict(type='list', elements='path', default=[]),
+    onednn_fpmath_mode=dict(type='str', choices=['STRICT', 'BF16', 'ANY']),
+    hugepages_2m_per_node=dict(type='int', default=0),
+    tensor_parallel_size=dict(type='int'),
+    gpus_per_instance=dict(type='int'),
+    gpu_memory_gib=dict(type='float'),
+    gpu_memory_utilization=dict(type='float', default=0.9),
+)
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    params = module.params
+    options = dict((key, params[key]) for key in ARGUMENT_SPEC if key not in ('topology', 'root'))
+
+    topology = params['topology']
+    try:
+        if topology is None:
+            topology = gather_topology(params['root'])
+    except TopologyError as exc:
+        module.fail_json(msg='cannot read the topology under root=%s: %s' % (params['root'], exc))
+
+    try:
+        model_info = None
+        if params['model_path'] and (params['model_weights_gib'] is None or params['model_kv_bytes_per_token'] is None):
+            model_info = read_model_dir(params['model_path'])
+        plan = build_plan(topology, options, model_info)
+    except PlanError as exc:
+        module.fail_json(msg=str(exc))
+    except Exception as exc:  # pylint: disable=broad-except
+        module.fail_json(msg='instance plan failed unexpectedly: %s' % exc, exception=traceback.format_exc())
+
+    for warning in plan['warnings']:
+        module.warn(warning)
+    module.exit_json(changed=False, plan=plan)
+
+
+if __name__ == '__main__':
+    main()

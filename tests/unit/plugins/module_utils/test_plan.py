@@ -1,0 +1,623 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, inferops.vllm contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import copy
+import json
+import os
+
+import pytest
+
+from ansible_collections.inferops.vllm.plugins.module_utils.plan import GIB, PlanError, build_plan, read_model_dir
+from ansible_collections.inferops.vllm.plugins.module_utils.topology import gather_topology
+
+FIXTURES = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'sysfs'))
+
+# Llama-3.1-8B-Instruct: 14.96 GiB of bf16 weights, 2 x 32 layers x 8 KV heads x 128 x 2 bytes per token
+LLAMA8 = {'model_name': 'llama-3.1-8b', 'model_weights_gib': 14.96, 'model_kv_bytes_per_token': 131072, 'max_model_len': 8192}
+# Qwen2.5-0.5B-Instruct: 0.92 GiB, 2 x 24 layers x 2 KV heads x 64 x 2 bytes per token
+QWEN05 = {'model_name': 'qwen2.5-0.5b', 'model_weights_gib': 0.92, 'model_kv_bytes_per_token': 12288}
+
+
+def topo(name):
+    return gather_topology(os.path.join(FIXTURES, name))
+
+
+def r(first, last):
+    return list(range(first, last + 1))
+
+
+def plan_for(name, base, **extra):
+    options = dict(base)
+    options.update(extra)
+    return build_plan(topo(name), options)
+
+
+def summary(instance):
+    """The fields that make an instance, compact enough to spell out per fixture."""
+    return {
+        'name': instance['name'],
+        'port': instance['port'],
+        'numa_nodes': instance['numa_nodes'],
+        'cpuset': instance['cpuset'],
+        'bind': instance['omp_threads_bind'],
+        'tp': instance['tensor_parallel_size'],
+        'dtype': instance['dtype'],
+        'kv': instance['kv_cache_gib'],
+        'env': instance['env'],
+    }
+
+
+# --------------------------------------------------------------------------- fixtures: whole plans
+
+def test_spr_2s_per_numa_node_whole_plan():
+    plan = plan_for('spr_2s_112c', LLAMA8, preload_libraries=['/usr/lib64/libtcmalloc_minimal.so.4', '/opt/vllm/lib/libiomp5.so'])
+    assert plan['accelerator'] == 'cpu'
+    assert plan['strategy'] == 'per_numa_node'
+    assert plan['dtype'] == 'bfloat16'
+    assert plan['model'] == {
+        'name': 'llama-3.1-8b', 'path': None, 'weights_gib': 14.96, 'checkpoint_dtype': None,
+        'kv_bytes_per_token': 131072, 'max_model_len': 8192, 'sequence_kv_gib': 1.0,
+    }
+    preload = '/usr/lib64/libtcmalloc_minimal.so.4:/opt/vllm/lib/libiomp5.so'
+    node0 = plan['instances'][0]
+    assert node0 == {
+        'name': 'vllm-node0',
+        'index': 0,
+        'port': 8100,
+        'accelerator': 'cpu',
+        'numa_nodes': [0],
+        'mems': '0',
+        'sockets': [0],
+        'cpus': r(0, 55) + r(112, 167),
+        'cpuset': '0-55,112-167',
+        'inference_cpus': r(1, 55),
+        'housekeeping_cpus': [0] + r(112, 167),
+        'omp_threads_bind': '1-55',
+        'tensor_parallel_size': 1,
+        'ranks': [{
+            'rank': 0, 'numa_node': 0, 'cpus': r(1, 55), 'cpulist': '1-55', 'threads': 55,
+            'memory_gib': 251.36, 'hugepages_gib': 2.0, 'weights_gib': 14.96, 'runtime_overhead_gib': 3.0,
+            'headroom_gib': 2.0, 'free_for_kv_gib': 229.4,
+        }],
+        'dtype': 'bfloat16',
+        'kv_cache_gib': 229,
+        'kv_cache_total_gib': 229,
+        'kv_cache_memory_bytes': 229 * GIB,
+        'kv_cache_sequences': 229,
+        'weights_gib': 14.96,
+        'max_model_len': 8192,
+        'max_num_seqs': 128,
+        'max_num_batched_tokens': 2048,
+        'gpus': [],
+        'env': {'VLLM_CPU_KVCACHE_SPACE': '229', 'VLLM_CPU_OMP_THREADS_BIND': '1-55', 'LD_PRELOAD': preload},
+        'args': ['--served-model-name', 'llama-3.1-8b', '--port', '8100', '--dtype', 'bfloat16',
+                 '--tensor-parallel-size', '1', '--max-model-len', '8192', '--max-num-seqs', '128',
+                 '--max-num-batched-tokens', '2048'],
+    }
+    node1 = plan['instances'][1]
+    assert summary(node1) == {
+        'name': 'vllm-node1', 'port': 8101, 'numa_nodes': [1], 'cpuset': '56-111,168-223', 'bind': '57-111',
+        'tp': 1, 'dtype': 'bfloat16', 'kv': 230,
+        'env': {'VLLM_CPU_KVCACHE_SPACE': '230', 'VLLM_CPU_OMP_THREADS_BIND': '57-111', 'LD_PRELOAD': preload},
+    }
+    assert node1['housekeeping_cpus'] == [56] + r(168, 223)
+    assert node1['ranks'][0]['free_for_kv_gib'] == 230.01
+    assert plan['host'] == {
+        'inference_cpus': r(1, 55) + r(57, 111),
+        'inference_cpulist': '1-55,57-111',
+        'housekeeping_cpus': [0, 56] + r(112, 223),
+        'housekeeping_cpulist': '0,56,112-223',
+        'numa_nodes': [0, 1],
+        'hugepages': {},
+        'numa_balancing': 0,
+        'front_port': 8000,
+        'ports': [8100, 8101],
+        'memory_planned_gib': 494.92,
+        'memory_limit_gib': None,
+    }
+    assert plan['warnings'] == []
+    explain = '\n'.join(plan['explain'])
+    assert 'dtype auto -> bfloat16: the CPU has amx_bf16.' in explain
+    assert 'vllm-node0: KV cache 229 GiB per rank = floor(251.36 GiB node 0 - 2 hugepages - 14.96 weights' in explain
+    assert 'holds 229 full-length sequences' in explain
+
+
+def test_spr_2s_single_is_tp2_across_sockets():
+    plan = plan_for('spr_2s_112c', LLAMA8, strategy='single', workload='offline')
+    assert len(plan['instances']) == 1
+    inst = plan['instances'][0]
+    assert summary(inst) == {
+        'name': 'vllm-all', 'port': 8100, 'numa_nodes': [0, 1], 'cpuset': '0-223', 'bind': '1-55|57-111',
+        'tp': 2, 'dtype': 'bfloat16', 'kv': 236,
+        'env': {'VLLM_CPU_KVCACHE_SPACE': '236', 'VLLM_CPU_OMP_THREADS_BIND': '1-55|57-111'},
+    }
+    # ranks are equalised (55 threads each): node 1 gives up core 56 to housekeeping
+    assert [(x['numa_node'], x['cpulist'], x['weights_gib'], x['free_for_kv_gib']) for x in inst['ranks']] == [
+        (0, '1-55', 7.48, 236.88), (1, '57-111', 7.48, 237.49)]
+    assert inst['kv_cache_total_gib'] == 472
+    # per-rank KV per token is halved, so one 8192-token sequence needs 0.5 GiB per rank
+    assert inst['kv_cache_sequences'] == 472
+    assert (inst['max_num_seqs'], inst['max_num_batched_tokens']) == (512, 8192)
+    assert inst['mems'] == '0,1' and inst['sockets'] == [0, 1]
+    assert plan['host']['housekeeping_cpulist'] == '0,56,112-223'
+    assert any('ranks equalised to 55 threads' in line for line in plan['explain'])
+
+
+def test_spr_2s_per_socket_equals_per_numa_node():
+    per_node = plan_for('spr_2s_112c', LLAMA8)
+    per_socket = plan_for('spr_2s_112c', LLAMA8, strategy='per_socket')
+    assert [i['name'] for i in per_socket['instances']] == ['vllm-socket0', 'vllm-socket1']
+    strip = [dict((k, v) for k, v in i.items() if k not in ('name',)) for i in per_node['instances']]
+    assert [dict((k, v) for k, v in i.items() if k not in ('name',)) for i in per_socket['instances']] == strip
+
+
+def test_xeon6_snc3_per_numa_node_whole_plan():
+    plan = plan_for('xeon6_snc3', LLAMA8)
+    expected = [
+        ('vllm-node0', 8100, [0], '0-42,256-298', '1-42', 234),
+        ('vllm-node1', 8101, [1], '43-85,299-341', '44-85', 236),
+        ('vllm-node2', 8102, [2], '86-127,342-383', '87-127', 236),
+        ('vllm-node3', 8103, [3], '128-170,384-426', '129-170', 236),
+        ('vllm-node4', 8104, [4], '171-213,427-469', '172-213', 236),
+        ('vllm-node5', 8105, [5], '214-255,470-511', '215-255', 236),
+    ]
+    got = [(i['name'], i['port'], i['numa_nodes'], i['cpuset'], i['omp_threads_bind'], i['kv_cache_gib'])
+           for i in plan['instances']]
+    assert got == expected
+    for inst in plan['instances']:
+        assert inst['tensor_parallel_size'] == 1
+        assert inst['dtype'] == 'bfloat16'
+        assert inst['env'] == {'VLLM_CPU_KVCACHE_SPACE': str(inst['kv_cache_gib']),
+                               'VLLM_CPU_OMP_THREADS_BIND': inst['omp_threads_bind']}
+        assert inst['ranks'][0]['headroom_gib'] == 0.67
+    assert [i['sockets'] for i in plan['instances']] == [[0], [0], [0], [1], [1], [1]]
+    assert [len(i['inference_cpus']) for i in plan['instances']] == [42, 42, 41, 42, 42, 41]
+    assert plan['host']['inference_cpulist'] == '1-42,44-85,87-127,129-170,172-213,215-255'
+    assert plan['host']['housekeeping_cpulist'] == '0,43,86,128,171,214,256-511'
+    assert plan['host']['ports'] == r(8100, 8105)
+    assert any('Sub-NUMA clustering is on (3 nodes per socket)' in line for line in plan['explain'])
+
+
+def test_cxl_memnode_gets_no_instance():
+    plan = plan_for('cxl_memnode', LLAMA8)
+    assert [summary(i) for i in plan['instances']] == [{
+        'name': 'vllm-node0', 'port': 8100, 'numa_nodes': [0], 'cpuset': '0-63', 'bind': '1-31', 'tp': 1,
+        'dtype': 'bfloat16', 'kv': 103,
+        'env': {'VLLM_CPU_KVCACHE_SPACE': '103', 'VLLM_CPU_OMP_THREADS_BIND': '1-31'},
+    }]
+    assert plan['host']['numa_nodes'] == [0]
+    assert plan['host']['housekeeping_cpulist'] == '0,32-63'
+    assert any('NUMA node 1 has no CPUs (memory-only' in line for line in plan['explain'])
+    # the CPU-less node never holds an instance, whatever the strategy
+    single = plan_for('cxl_memnode', LLAMA8, strategy='single')
+    assert [(i['name'], i['numa_nodes'], i['tensor_parallel_size']) for i in single['instances']] == [('vllm-all', [0], 1)]
+
+
+def test_offline_isolated():
+    plan = plan_for('offline_isolated', LLAMA8)
+    assert [summary(i) for i in plan['instances']] == [{
+        'name': 'vllm-node0', 'port': 8100, 'numa_nodes': [0], 'cpuset': '0-29', 'bind': '1-15', 'tp': 1,
+        'dtype': 'float32', 'kv': 36,
+        'env': {'VLLM_CPU_KVCACHE_SPACE': '36', 'VLLM_CPU_OMP_THREADS_BIND': '1-15'},
+    }]
+    inst = plan['instances'][0]
+    # 4 GiB of 1 GiB pages are held on the node and subtracted from the KV cache
+    assert inst['ranks'][0]['hugepages_gib'] == 4.0
+    assert inst['housekeeping_cpus'] == [0] + r(16, 29)
+    explain = '\n'.join(plan['explain'])
+    assert 'Offline CPUs 30-31 are ignored.' in explain
+    assert 'Isolated CPUs 4-7,20-23 are in the allowed set' in explain
+    assert 'dtype auto -> float32' in explain
+
+
+def test_avx2_1s_float32_cgroup_limits():
+    plan = plan_for('avx2_1s', QWEN05)
+    assert [summary(i) for i in plan['instances']] == [{
+        'name': 'vllm-node0', 'port': 8100, 'numa_nodes': [0], 'cpuset': '0-15', 'bind': '1-7', 'tp': 1,
+        'dtype': 'float32', 'kv': 12,
+        'env': {'VLLM_CPU_KVCACHE_SPACE': '12', 'VLLM_CPU_OMP_THREADS_BIND': '1-7'},
+    }]
+    # 16 GiB cgroup limit: floor(16 - 0.92 - 3) = 12, although the node would allow 53
+    assert plan['instances'][0]['ranks'][0]['free_for_kv_gib'] == 53.81
+    assert plan['host']['memory_limit_gib'] == 16.0
+    assert plan['host']['memory_planned_gib'] == 15.92
+    assert plan['warnings'] == ['the cgroup CPU quota (2 cores) is below the 7 pinned inference threads: expect throttling']
+    assert any('cgroup memory limit 16 GiB caps' in line for line in plan['explain'])
+
+
+def test_container_limited():
+    plan = plan_for('container_limited', QWEN05)
+    assert [summary(i) for i in plan['instances']] == [{
+        'name': 'vllm-node0', 'port': 8100, 'numa_nodes': [0], 'cpuset': '0-3,112-115', 'bind': '1-3', 'tp': 1,
+        'dtype': 'bfloat16', 'kv': 4,
+        'env': {'VLLM_CPU_KVCACHE_SPACE': '4', 'VLLM_CPU_OMP_THREADS_BIND': '1-3'},
+    }]
+    host = plan['host']
+    assert (host['inference_cpulist'], host['housekeeping_cpulist'], host['numa_nodes']) == ('1-3', '0,112-115', [0])
+    assert host['memory_limit_gib'] == 8.0
+    explain = '\n'.join(plan['explain'])
+    assert 'This process may only use CPUs 0-3,112-115' in explain
+    assert 'NUMA node 1: none of its CPUs are allowed to this process' in explain
+
+
+def test_vm_2core():
+    plan = plan_for('vm_2core', QWEN05, os_headroom_gib=2)
+    assert [summary(i) for i in plan['instances']] == [{
+        'name': 'vllm-node0', 'port': 8100, 'numa_nodes': [0], 'cpuset': '0-1', 'bind': '1', 'tp': 1,
+        'dtype': 'bfloat16', 'kv': 2,
+        'env': {'VLLM_CPU_KVCACHE_SPACE': '2', 'VLLM_CPU_OMP_THREADS_BIND': '1'},
+    }]
+    assert any('dtype auto -> bfloat16: the CPU has avx512_bf16.' == line for line in plan['explain'])
+    # no SMT on this VM: no sentence about siblings
+    assert not any('SMT sibling' in line for line in plan['explain'])
+
+
+def test_gpu_4x_2node_one_gpu_each():
+    plan = plan_for('gpu_4x_2node', LLAMA8, accelerator='nvidia')
+    assert plan['strategy'] is None
+    got = [(i['name'], i['port'], i['cpuset'], i['mems'], i['tensor_parallel_size'], i['env'], i['gpus'])
+           for i in plan['instances']]
+    assert got == [
+        ('vllm-gpu0', 8100, '0-31,64-95', '0', 1, {'CUDA_DEVICE_ORDER': 'PCI_BUS_ID', 'CUDA_VISIBLE_DEVICES': '0'},
+         [{'index': 0, 'pci_address': '0000:18:00.0', 'numa_node': 0}]),
+        ('vllm-gpu1', 8101, '0-31,64-95', '0', 1, {'CUDA_DEVICE_ORDER': 'PCI_BUS_ID', 'CUDA_VISIBLE_DEVICES': '1'},
+         [{'index': 1, 'pci_address': '0000:2a:00.0', 'numa_node': 0}]),
+        ('vllm-gpu2', 8102, '32-63,96-127', '1', 1, {'CUDA_DEVICE_ORDER': 'PCI_BUS_ID', 'CUDA_VISIBLE_DEVICES': '2'},
+         [{'index': 2, 'pci_address': '0000:9a:00.0', 'numa_node': 1}]),
+        ('vllm-gpu3', 8103, '32-63,96-127', '1', 1, {'CUDA_DEVICE_ORDER': 'PCI_BUS_ID', 'CUDA_VISIBLE_DEVICES': '3'},
+         [{'index': 3, 'pci_address': '0000:ab:00.0', 'numa_node': 1}]),
+    ]
+    inst = plan['instances'][0]
+    assert inst['args'] == ['--served-model-name', 'llama-3.1-8b', '--port', '8100', '--dtype', 'auto',
+                            '--tensor-parallel-size', '1', '--max-model-len', '8192', '--gpu-memory-utilization', '0.9']
+    assert inst['kv_cache_gib'] is None and inst['omp_threads_bind'] is None and inst['inference_cpus'] == []
+    assert plan['host']['inference_cpus'] == []
+    assert plan['host']['housekeeping_cpulist'] == '0-127'
+
+
+def test_gpu_4x_2node_sized_by_memory_groups_by_node():
+    plan = plan_for('gpu_4x_2node', {'model_name': 'llama-3.1-70b', 'model_weights_gib': 131.4,
+                                     'model_kv_bytes_per_token': 327680, 'max_model_len': 8192},
+                    accelerator='nvidia', gpu_memory_gib=80)
+    got = [(i['name'], i['cpuset'], i['numa_nodes'], i['tensor_parallel_size'], i['env']['CUDA_VISIBLE_DEVICES'],
+            i['args'][i['args'].index('--tensor-parallel-size') + 1]) for i in plan['instances']]
+    assert got == [('vllm-gpu0-1', '0-31,64-95', [0], 2, '0,1', '2'),
+                   ('vllm-gpu2-3', '32-63,96-127', [1], 2, '2,3', '2')]
+    assert any('gpus_per_instance 2: the smallest of 1/2/4/8' in line for line in plan['explain'])
+
+
+def test_gpu_4x_2node_four_per_instance_spans_nodes():
+    plan = plan_for('gpu_4x_2node', LLAMA8, accelerator='nvidia', gpus_per_instance=4)
+    assert [(i['name'], i['mems'], i['cpuset'], i['env']['CUDA_VISIBLE_DEVICES']) for i in plan['instances']] == [
+        ('vllm-gpu0-3', '0,1', '0-127', '0,1,2,3')]
+    assert any('sit on different NUMA nodes' in line for line in plan['explain'])
+
+
+def test_gpu_fixture_on_cpu_uses_cgroup_limit():
+    plan = plan_for('gpu_4x_2node', LLAMA8)
+    # 256 GiB cgroup limit split over 2 instances: floor(128 - 14.96 - 3) = 110 GiB each
+    assert [(i['name'], i['kv_cache_gib'], i['omp_threads_bind']) for i in plan['instances']] == [
+        ('vllm-node0', 110, '1-31'), ('vllm-node1', 110, '33-63')]
+
+
+@pytest.mark.parametrize('name', ['vm_2core', 'spr_2s_112c', 'xeon6_snc3', 'cxl_memnode', 'offline_isolated',
+                                  'gpu_4x_2node', 'avx2_1s', 'container_limited'])
+def test_every_fixture_invariants(name):
+    """Properties every CPU plan keeps, on every fixture."""
+    topology = topo(name)
+    plan = build_plan(topology, dict(QWEN05, os_headroom_gib=2))
+    allowed = set(topology['cpus']['allowed'])
+    seen = set()
+    for inst in plan['instances']:
+        cpus = set(inst['cpus'])
+        inference = set(inst['inference_cpus'])
+        assert inference and inference <= cpus <= allowed
+        assert not cpus & seen  # instances never share CPUs
+        seen |= cpus
+        assert set(inst['housekeeping_cpus']) == cpus - inference
+        assert inst['tensor_parallel_size'] in (1, 2, 4, 8)
+        assert inst['tensor_parallel_size'] == len(inst['numa_nodes']) == len(inst['ranks'])
+        assert inst['omp_threads_bind'].count('|') == inst['tensor_parallel_size'] - 1
+        assert inst['kv_cache_gib'] >= 1
+        for node in topology['numa_nodes']:
+            if node['id'] in inst['numa_nodes']:
+                assert not node['cpu_less']
+                # one inference thread per physical core at most
+                for core in node['cores']:
+                    assert len(set(core) & inference) <= 1
+    host = plan['host']
+    assert set(host['inference_cpus']) | set(host['housekeeping_cpus']) == allowed
+    assert not set(host['inference_cpus']) & set(host['housekeeping_cpus'])
+    json.dumps(plan)  # plain data only
+
+
+# --------------------------------------------------------------------------- synthetic topologies
+
+def synthetic(nodes, sockets_of=None, smt=True, flags=None, gpus=None, mem_gib=64, cgroup=None, isa='amx'):
+    """Topology dict with ``nodes`` = list of core counts; CPU ids are consecutive, siblings after all cores."""
+    total = sum(nodes)
+    numa = []
+    first = 0
+    for node_id, count in enumerate(nodes):
+        cores = [[c, c + total] if smt else [c] for c in range(first, first + count)]
+        numa.append({
+            'id': node_id, 'socket': (sockets_of or [0] * len(nodes))[node_id],
+            'cpus': sorted(c for core in cores for c in core), 'cores': cores,
+            'physical_cores': [core[0] for core in cores],
+            'memory_total_bytes': int(mem_gib * GIB), 'memory_free_bytes': int(mem_gib * GIB),
+            'hugepages': {'2048kB': {'total': 0, 'free': 0}}, 'cpu_less': False, 'distances': [],
+        })
+        first += count
+    online = sorted(c for n in numa for c in n['cpus'])
+    if flags is None:
+        flags = {'avx2': True, 'avx512f': True, 'avx512_bf16': True, 'amx_bf16': True}
+    return {
+        'cpus': {'online': online, 'offline': [], 'isolated': [], 'present': online, 'allowed': online},
+        'smt_active': smt, 'threads_per_core': 2 if smt else 1,
+        'cpu': {'vendor': 'GenuineIntel', 'model_name': 'synthetic', 'flags': flags, 'isa': isa},
+        'memory': {'total_bytes': int(mem_gib * GIB) * len(nodes), 'available_bytes': 0},
+        'sockets': [], 'numa_nodes': numa, 'memory_only_nodes': [],
+        'snc': {'enabled': len(set(sockets_of or [0])) < len(nodes), 'nodes_per_socket': 1},
+        'gpus': gpus or [],
+        'cgroup': cgroup or {'version': 2, 'path': '/', 'cpuset_cpus': online, 'cpuset_mems': [],
+                             'memory_limit_bytes': None, 'cpu_quota_cores': None},
+    }
+
+
+def test_snc2_per_socket_tp2_equalises_unequal_nodes():
+    # two sockets, SNC2, nodes of 8/7 and 8/8 cores
+    t = synthetic([8, 7, 8, 8], sockets_of=[0, 0, 1, 1], mem_gib=32)
+    plan = build_plan(t, dict(QWEN05, strategy='per_socket'))
+    got = [(i['name'], i['numa_nodes'], i['omp_threads_bind'], i['tensor_parallel_size'], i['kv_cache_gib'])
+           for i in plan['instances']]
+    # socket0: rank 0 gives core 0 away (7 left), rank 1 has 7: no trim
+    # socket1: rank 0 gives core 15 away (7 left); rank 1 trims its first core 23 to stay at 7 threads
+    assert got == [('vllm-socket0', [0, 1], '1-7|8-14', 2, 27), ('vllm-socket1', [2, 3], '16-22|24-30', 2, 27)]
+    assert plan['instances'][1]['housekeeping_cpus'] == [15, 23] + r(46, 61)
+
+
+def test_tp_split_kv_heads_replicated_when_fewer_than_ranks(tmp_path):
+    config = {'num_hidden_layers': 24, 'num_attention_heads': 14, 'num_key_value_heads': 1, 'hidden_size': 896,
+              'torch_dtype': 'bfloat16'}
+    (tmp_path / 'config.json').write_text(json.dumps(config))
+    (tmp_path / 'model.safetensors').write_bytes(b'\0' * 1024)
+    t = synthetic([4, 4], sockets_of=[0, 1], mem_gib=16)
+    plan = build_plan(t, {'model_name': 'm', 'model_weights_gib': 1, 'strategy': 'single', 'max_model_len': 1000000,
+                          'os_headroom_gib': 0, 'runtime_overhead_gib': 1},
+                      read_model_dir(str(tmp_path)))
+    # 2 x 24 x 1 x 64 x 2 = 6144 bytes/token; one KV head cannot be split, so each rank holds all of it
+    assert plan['model']['kv_bytes_per_token'] == 6144
+    inst = plan['instances'][0]
+    assert inst['kv_cache_gib'] == 14
+    assert inst['kv_cache_sequences'] == 2  # 14 GiB / (6144 B x 1e6) per rank
+
+
+def test_hugepages_requested_are_reserved_and_subtracted():
+    t = synthetic([4, 4], sockets_of=[0, 1], mem_gib=64)
+    plan = build_plan(t, dict(QWEN05, hugepages_2m_per_node=4096))
+    assert plan['host']['hugepages'] == {'0': {'2048kB': 4096}, '1': {'2048kB': 4096}}
+    # 64 - 8 hugepages - 0.92 - 3 - 2 = 50.08
+    assert [i['kv_cache_gib'] for i in plan['instances']] == [50, 50]
+
+
+def test_kv_cache_override_and_cap():
+    t = synthetic([4], mem_gib=64)
+    assert build_plan(t, dict(QWEN05, kv_cache_max_gib=20))['instances'][0]['kv_cache_gib'] == 20
+    plan = build_plan(t, dict(QWEN05, kv_cache_gib=8))
+    assert plan['instances'][0]['env']['VLLM_CPU_KVCACHE_SPACE'] == '8'
+    assert plan['instances'][0]['kv_cache_memory_bytes'] == 8 * GIB
+
+
+def test_reserved_zero_and_onednn_and_prefix_ports():
+    t = synthetic([4, 4], sockets_of=[0, 1], smt=False, mem_gib=32)
+    plan = build_plan(t, dict(QWEN05, reserved_cores_per_instance=0, onednn_fpmath_mode='bf16', name_prefix='qwen',
+                              base_port=9000, front_port=8080, workload='offline'))
+    got = [(i['name'], i['port'], i['omp_threads_bind'], i['env'].get('ONEDNN_DEFAULT_FPMATH_MODE'), i['max_num_seqs'],
+            i['max_num_batched_tokens']) for i in plan['instances']]
+    assert got == [('qwen-node0', 9000, '0-3', 'BF16', 256, 4096), ('qwen-node1', 9001, '4-7', 'BF16', 256, 4096)]
+    assert plan['host']['front_port'] == 8080
+    assert plan['host']['housekeeping_cpus'] == []
+
+
+def test_instances_cap():
+    plan = plan_for('xeon6_snc3', QWEN05, instances=2)
+    assert [i['name'] for i in plan['instances']] == ['vllm-node0', 'vllm-node1']
+    assert plan['host']['numa_nodes'] == [0, 1]
+    assert plan['host']['housekeeping_cpulist'] == '0,43,86-511'
+    assert plan['instances'][0]['ranks'][0]['headroom_gib'] == 2.0
+
+
+def test_read_model_dir_prefers_safetensors(tmp_path):
+    (tmp_path / 'model-00001.safetensors').write_bytes(b'\0' * (3 * 1024 * 1024))
+    (tmp_path / 'pytorch_model.bin').write_bytes(b'\0' * (50 * 1024 * 1024))  # ignored next to safetensors
+    info = read_model_dir(str(tmp_path))
+    assert info == {'weights_bytes': 3 * 1024 * 1024, 'weight_format': 'safetensors', 'config': None}
+
+
+def test_model_dir_drives_weights_kv_and_dtype_scaling(tmp_path):
+    (tmp_path / 'config.json').write_text(json.dumps({
+        'num_hidden_layers': 2, 'num_attention_heads': 4, 'hidden_size': 256, 'torch_dtype': 'bfloat16'}))
+    (tmp_path / 'model.safetensors').write_bytes(b'\0' * (512 * 1024 * 1024))
+    plan = build_plan(topo('avx2_1s'), {'model_name': 'tiny', 'model_path': str(tmp_path)}, read_model_dir(str(tmp_path)))
+    # float32 on AVX2: bf16 weights double in memory, KV elements are 4 bytes: 2 x 2 x 4 x 64 x 4
+    assert plan['dtype'] == 'float32'
+    assert plan['model']['weights_gib'] == 1.0
+    assert plan['model']['checkpoint_dtype'] == 'bfloat16'
+    assert plan['model']['kv_bytes_per_token'] == 4096
+    assert plan['instances'][0]['kv_cache_gib'] == 12  # floor(16 - 1 - 3)
+
+
+def test_model_dir_mla_and_text_config(tmp_path):
+    (tmp_path / 'config.json').write_text(json.dumps({
+        'text_config': {'num_hidden_layers': 10, 'num_attention_heads': 8, 'hidden_size': 1024, 'kv_lora_rank': 512,
+                        'qk_rope_head_dim': 64, 'torch_dtype': 'bfloat16'}}))
+    (tmp_path / 'w.gguf').write_bytes(b'\0' * 1024)
+    info = read_model_dir(str(tmp_path))
+    assert info['weight_format'] == 'gguf'
+    plan = build_plan(synthetic([4], mem_gib=32), {'model_name': 'm', 'model_weights_gib': 1}, info)
+    assert plan['model']['kv_bytes_per_token'] == 10 * (512 + 64) * 2
+
+
+def test_read_model_dir_missing_and_broken(tmp_path):
+    assert read_model_dir(str(tmp_path / 'nope')) is None
+    assert read_model_dir(None) is None
+    (tmp_path / 'config.json').write_text('{not json')
+    with pytest.raises(PlanError, match='model_path=.*config.json'):
+        read_model_dir(str(tmp_path))
+
+
+def test_unknown_kv_bytes_warns():
+    plan = build_plan(synthetic([4], mem_gib=32), {'model_name': 'm', 'model_weights_gib': 1})
+    assert plan['model']['kv_bytes_per_token'] is None
+    assert plan['instances'][0]['kv_cache_sequences'] is None
+    assert plan['warnings'] == ['one max_model_len sequence could not be checked against the KV cache: '
+                                'give model_kv_bytes_per_token or a staged model_path']
+
+
+def test_gpu_filters_non_nvidia_and_unknown_node_and_leftovers():
+    gpus = [
+        {'pci_address': '0000:03:00.0', 'vendor_id': '0x1a03', 'device_id': '0x2000', 'class': '0x030000', 'numa_node': 0},
+        {'pci_address': '0000:41:00.1', 'vendor_id': '0x10de', 'device_id': '0x1aef', 'class': '0x040300', 'numa_node': 0},
+        {'pci_address': '0000:41:00.0', 'vendor_id': '0x10de', 'device_id': '0x2684', 'class': '0x030000', 'numa_node': -1},
+        {'pci_address': '0000:21:00.0', 'vendor_id': '0x10de', 'device_id': '0x2684', 'class': '0x030000', 'numa_node': 0},
+        {'pci_address': '0000:a1:00.0', 'vendor_id': '0x10de', 'device_id': '0x2684', 'class': '0x030000', 'numa_node': 1},
+    ]
+    t = synthetic([4, 4], sockets_of=[0, 1], gpus=gpus)
+    plan = build_plan(t, {'model_name': 'm', 'accelerator': 'nvidia', 'gpus_per_instance': 2})
+    # NVIDIA GPUs by PCI address: 0 = 21:00.0 (node 0), 1 = 41:00.0 (node unknown), 2 = a1:00.0 (node 1)
+    # no node has two GPUs: 0 and 1 are paired across nodes, 2 is left over
+    assert [(i['name'], i['env']['CUDA_VISIBLE_DEVICES'], i['mems']) for i in plan['instances']] == [('vllm-gpu0-1', '0,1', '0')]
+    assert plan['warnings'] == ['1 GPU unused']
+    explain = '\n'.join(plan['explain'])
+    assert '2 display devices in the topology are not NVIDIA GPUs' in explain
+    assert 'GPUs 2 are left over' in explain
+
+
+def test_gpu_label_non_contiguous():
+    gpus = [{'pci_address': '0000:%02x:00.0' % (i + 1), 'vendor_id': '0x10de', 'class': '0x030200', 'numa_node': n}
+            for i, n in enumerate([0, 1, 0, 1])]
+    plan = build_plan(synthetic([4, 4], sockets_of=[0, 1], gpus=gpus),
+                      {'model_name': 'm', 'accelerator': 'nvidia', 'tensor_parallel_size': 2})
+    assert [(i['name'], i['mems']) for i in plan['instances']] == [('vllm-gpu0_2', '0'), ('vllm-gpu1_3', '1')]
+
+
+# --------------------------------------------------------------------------- bad inputs
+
+BAD = [
+    # (id, fixture, options, words the message must contain)
+    ('unknown strategy', 'spr_2s_112c', dict(LLAMA8, strategy='per_core'), ['strategy=', 'per_numa_node, per_socket, single']),
+    ('unknown accelerator', 'spr_2s_112c', dict(LLAMA8, accelerator='tpu'), ['accelerator=', 'cpu, nvidia']),
+    ('model bigger than memory', 'spr_2s_112c', dict(LLAMA8, model_weights_gib=600),
+     ['model does not fit', 'model_weights_gib', 'NUMA node 0']),
+    ('model bigger than both sockets', 'spr_2s_112c', dict(LLAMA8, model_weights_gib=600, strategy='single'),
+     ['model does not fit', '1/2 of 600']),
+    ('model bigger than cgroup limit', 'container_limited', LLAMA8, ['cgroup memory limit', 'model_weights_gib']),
+    ('zero cores left after reservation', 'container_limited', dict(QWEN05, reserved_cores_per_instance=4),
+     ['reserved_cores_per_instance=4', 'zero cores', 'vllm-node0', '4 physical cores']),
+    ('zero cores on a 2-core VM', 'vm_2core', dict(QWEN05, reserved_cores_per_instance=2), ['reserved_cores_per_instance=2']),
+    ('tensor parallel 6', 'spr_2s_112c', dict(LLAMA8, tensor_parallel_size=6), ['tensor_parallel_size=6', '1, 2, 4 or 8']),
+    ('tensor parallel 3', 'spr_2s_112c', dict(LLAMA8, tensor_parallel_size=3), ['tensor_parallel_size=3']),
+    ('tensor parallel not matching strategy', 'spr_2s_112c', dict(LLAMA8, tensor_parallel_size=2),
+     ['tensor_parallel_size=2', 'strategy=per_numa_node', '1 NUMA node']),
+    ('per_socket on SNC3', 'xeon6_snc3', dict(LLAMA8, strategy='per_socket'),
+     ['strategy=per_socket', 'tensor parallel size 3', 'strategy=per_numa_node']),
+    ('single on SNC3', 'xeon6_snc3', dict(LLAMA8, strategy='single'), ['strategy=single', 'tensor parallel size 6']),
+    ('bfloat16 on AVX2', 'avx2_1s', dict(QWEN05, dtype='bfloat16'), ['dtype=bfloat16', 'amx_bf16', 'avx2']),
+    ('float16 on CPU', 'spr_2s_112c', dict(LLAMA8, dtype='float16'), ['dtype=float16', 'accelerator=cpu']),
+    ('onednn bf16 on AVX2', 'avx2_1s', dict(QWEN05, onednn_fpmath_mode='BF16'), ['onednn_fpmath_mode=BF16']),
+    ('onednn on nvidia', 'gpu_4x_2node', dict(QWEN05, accelerator='nvidia', onednn_fpmath_mode='STRICT'), ['onednn_fpmath_mode']),
+    ('onednn unknown', 'spr_2s_112c', dict(LLAMA8, onednn_fpmath_mode='fast'), ['onednn_fpmath_mode=', 'STRICT, BF16, ANY']),
+    ('nvidia without GPUs', 'spr_2s_112c', dict(LLAMA8, accelerator='nvidia'), ['accelerator=nvidia', 'no NVIDIA GPU']),
+    ('gpus_per_instance larger than GPUs', 'gpu_4x_2node', dict(LLAMA8, accelerator='nvidia', gpus_per_instance=8),
+     ['gpus_per_instance=8', '4 NVIDIA GPUs']),
+    ('gpus_per_instance 3', 'gpu_4x_2node', dict(LLAMA8, accelerator='nvidia', gpus_per_instance=3), ['gpus_per_instance=3']),
+    ('gpus_per_instance vs tensor_parallel_size', 'gpu_4x_2node',
+     dict(LLAMA8, accelerator='nvidia', gpus_per_instance=2, tensor_parallel_size=4), ['tensor_parallel_size=4', 'gpus_per_instance=2']),
+    ('model bigger than all GPUs', 'gpu_4x_2node', dict(LLAMA8, accelerator='nvidia', model_weights_gib=400, gpu_memory_gib=80),
+     ['model does not fit', 'gpu_memory_gib', 'model_weights_gib']),
+    ('model bigger than the requested GPUs', 'gpu_4x_2node',
+     dict(LLAMA8, accelerator='nvidia', model_weights_gib=100, gpu_memory_gib=80, gpus_per_instance=1), ['gpus_per_instance=1']),
+    ('one sequence does not fit', 'cxl_memnode', dict(LLAMA8, max_model_len=1000000),
+     ['cannot hold one sequence', 'max_model_len=1000000', 'vllm-node0']),
+    ('one sequence above kv_cache_max_gib', 'spr_2s_112c', dict(LLAMA8, max_model_len=100000, kv_cache_max_gib=8),
+     ['cannot hold one sequence', 'raise kv_cache_max_gib']),
+    ('kv_cache_gib too large', 'vm_2core', dict(QWEN05, kv_cache_gib=100), ['kv_cache_gib=100', 'vllm-node0']),
+    ('kv_cache_gib above cap', 'vm_2core', dict(QWEN05, kv_cache_gib=10, kv_cache_max_gib=5), ['kv_cache_gib=10', 'kv_cache_max_gib=5']),
+    ('no weights on cpu', 'spr_2s_112c', {'model_name': 'x'}, ['model_weights_gib is required']),
+    ('no model name', 'spr_2s_112c', {'model_weights_gib': 1}, ['model_name']),
+    ('model name with space', 'spr_2s_112c', dict(LLAMA8, model_name='a b'), ['model_name=']),
+    ('zero max_model_len', 'spr_2s_112c', dict(LLAMA8, max_model_len=0), ['max_model_len=0', 'at least 1']),
+    ('negative reserved cores', 'spr_2s_112c', dict(LLAMA8, reserved_cores_per_instance=-1), ['reserved_cores_per_instance=-1']),
+    ('zero weights', 'spr_2s_112c', dict(LLAMA8, model_weights_gib=0), ['model_weights_gib=0']),
+    ('negative overhead', 'spr_2s_112c', dict(LLAMA8, runtime_overhead_gib=-1), ['runtime_overhead_gib=-1']),
+    ('negative headroom', 'spr_2s_112c', dict(LLAMA8, os_headroom_gib=-0.5), ['os_headroom_gib=-0.5']),
+    ('zero kv cache', 'spr_2s_112c', dict(LLAMA8, kv_cache_gib=0), ['kv_cache_gib=0']),
+    ('zero kv bytes', 'spr_2s_112c', dict(LLAMA8, model_kv_bytes_per_token=0), ['model_kv_bytes_per_token=0']),
+    ('zero instances', 'spr_2s_112c', dict(LLAMA8, instances=0), ['instances=0']),
+    ('negative hugepages', 'spr_2s_112c', dict(LLAMA8, hugepages_2m_per_node=-1), ['hugepages_2m_per_node=-1']),
+    ('zero gpu memory utilization', 'gpu_4x_2node', dict(LLAMA8, accelerator='nvidia', gpu_memory_utilization=0),
+     ['gpu_memory_utilization=0']),
+    ('gpu memory utilization above 1', 'gpu_4x_2node', dict(LLAMA8, accelerator='nvidia', gpu_memory_utilization=1.5),
+     ['gpu_memory_utilization=1.5']),
+    ('zero gpu memory', 'gpu_4x_2node', dict(LLAMA8, accelerator='nvidia', gpu_memory_gib=0), ['gpu_memory_gib=0']),
+    ('port out of range', 'spr_2s_112c', dict(LLAMA8, base_port=70000), ['base_port=70000']),
+    ('ports run past 65535', 'xeon6_snc3', dict(QWEN05, base_port=65533), ['base_port=65533']),
+    ('front port collides', 'spr_2s_112c', dict(LLAMA8, front_port=8101), ['front_port=8101', 'base_port=8100']),
+    ('bad name prefix', 'spr_2s_112c', dict(LLAMA8, name_prefix='My vLLM'), ['name_prefix=']),
+    ('relative preload library', 'spr_2s_112c', dict(LLAMA8, preload_libraries=['libiomp5.so']), ['preload_libraries']),
+    ('preload libraries not a list', 'spr_2s_112c', dict(LLAMA8, preload_libraries='/a.so'), ['preload_libraries']),
+    ('unknown option', 'spr_2s_112c', dict(LLAMA8, tp=2), ['unknown option', 'tp']),
+    ('weights as string', 'spr_2s_112c', dict(LLAMA8, model_weights_gib='15'), ['model_weights_gib=']),
+    ('boolean max_model_len', 'spr_2s_112c', dict(LLAMA8, max_model_len=True), ['max_model_len=']),
+]
+
+
+@pytest.mark.parametrize('fixture_name,options,words', [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_inputs(fixture_name, options, words):
+    with pytest.raises(PlanError) as exc:
+        build_plan(topo(fixture_name), options)
+    message = str(exc.value)
+    for word in words:
+        assert word in message, message
+
+
+@pytest.mark.parametrize('topology,words', [
+    ({}, ['topology has no numa_nodes']),
+    ([], ['topology must be a dict']),
+    ({'numa_nodes': [{'cpus': [0]}]}, ['topology is malformed']),
+])
+def test_bad_topology(topology, words):
+    with pytest.raises(PlanError) as exc:
+        build_plan(topology, LLAMA8)
+    for word in words:
+        assert word in str(exc.value)
+
+
+def test_no_usable_node():
+    t = synthetic([2, 2], sockets_of=[0, 1])
+    t['cgroup']['cpuset_mems'] = [5]
+    with pytest.raises(PlanError, match='no NUMA node has both allowed CPUs and allowed memory'):
+        build_plan(t, QWEN05)
+
+
+def test_node_with_memory_outside_cpuset_mems_is_skipped():
+    t = synthetic([2, 2], sockets_of=[0, 1])
+    t['cgroup']['cpuset_mems'] = [1]
+    plan = build_plan(t, QWEN05)
+    assert [i['name'] for i in plan['instances']] == ['vllm-node1']
+    assert plan['host']['inference_cpulist'] == '3'
+    assert plan['host']['housekeeping_cpulist'] == '0-2,4-7'
+    assert any('outside the cgroup cpuset.mems' in line for line in plan['explain'])
+
+
+def test_plan_does_not_modify_inputs():
+    t = topo('spr_2s_112c')
+    before = copy.deepcopy(t)
+    options = dict(LLAMA8, preload_libraries=['/a.so'])
+    build_plan(t, options)
+    assert t == before
+    assert options == dict(LLAMA8, preload_libraries=['/a.so'])
