@@ -15,6 +15,8 @@ DEBIAN_MIRROR=${INFEROPS_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 export WORKDIR VENV COLLECTIONS_DIR COLLECTION_LINK
 export ANSIBLE_COLLECTIONS_PATH=$COLLECTIONS_DIR
 export PATH=$VENV/bin:$PATH
+# Plain logs: stage logs are read as text.
+export NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }

