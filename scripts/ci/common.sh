@@ -6,7 +6,7 @@ set -euo pipefail
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 WORKDIR=${INFEROPS_WORKDIR:-/var/tmp/inferops-vllm}
 VENV=${INFEROPS_VENV:-$WORKDIR/venv}
-COLLECTIONS_DIR=$WORKDIR/collections
+COLLECTIONS_DIR=${INFEROPS_COLLECTIONS_DIR:-$WORKDIR/collections}
 COLLECTION_LINK=$COLLECTIONS_DIR/ansible_collections/inferops/vllm
 PYTHON=${INFEROPS_PYTHON:-python3}
 IMAGE_DEBIAN12=${INFEROPS_IMAGE_DEBIAN12:-localhost/inferops-debian12:latest}
