@@ -1,0 +1,216 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, inferops.vllm contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Report writers of the throughput gate: JSON, JUnit XML (one test case per SLO), Markdown."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import re
+import tempfile
+import xml.etree.ElementTree as ET
+
+
+class ReportError(Exception):
+    pass
+
+
+def _safe_name(name):
+    return re.sub(r'[^A-Za-z0-9._-]+', '_', name or 'throughput').strip('._') or 'throughput'
+
+
+def _atomic_write(path, text):
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=directory)
+    try:
+        with os.fdopen(fd, 'w') as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.rename(tmp, path)
+    except Exception:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _num(v, digits=2):
+    if v is None:
+        return 'n/a'
+    if isinstance(v, float):
+        return ('%.' + str(digits) + 'f') % v
+    return str(v)
+
+
+def junit_xml(result):
+    slos = result.get('slos') or []
+    verdict = result.get('verdict')
+    suite_name = 'inferops.vllm.throughput %s %s' % (result.get('url', ''), result.get('model') or '')
+    cases = []
+    if verdict == 'error':
+        cases.append(('readiness', 'fail', result.get('msg', ''), None))
+    for s in slos:
+        cases.append((s['name'], s['status'], s.get('message', ''), s))
+    suites = ET.Element('testsuites')
+    failures = sum(1 for c in cases if c[1] == 'fail')
+    skipped = sum(1 for c in cases if c[1] == 'inconclusive')
+    duration = (result.get('window') or {}).get('duration_s') or 0.0
+    suite = ET.SubElement(suites, 'testsuite', {
+        'name': suite_name.strip(), 'tests': str(len(cases)), 'failures': str(failures), 'errors': '0',
+        'skipped': str(skipped), 'time': '%.3f' % duration})
+    props = ET.SubElement(suite, 'properties')
+    thr = result.get('throughput') or {}
+    for key, value in (('verdict', verdict), ('url', result.get('url')), ('model', result.get('model')),
+                       ('api', result.get('api')), ('mode', result.get('mode')), ('seed', result.get('seed')),
+                       ('output_tokens_per_s', thr.get('output_tokens_per_s')),
+                       ('requests_per_s', thr.get('requests_per_s')),
+                       ('client_saturated', (result.get('client') or {}).get('saturated'))):
+        ET.SubElement(props, 'property', {'name': key, 'value': '' if value is None else str(value)})
+    for name, status, message, s in cases:
+        case = ET.SubElement(suite, 'testcase', {'classname': 'throughput.%s' % _safe_name(result.get('model')),
+                                                 'name': name, 'time': '%.3f' % duration})
+        if status == 'fail':
+            el = ET.SubElement(case, 'failure', {'message': message.split('\n')[0][:500], 'type': 'SLO' if s else 'readiness'})
+            el.text = message
+        elif status == 'inconclusive':
+            el = ET.SubElement(case, 'skipped', {'message': message[:500]})
+        else:
+            out = ET.SubElement(case, 'system-out')
+            out.text = message
+    _indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding='unicode') + '\n'
+
+
+def _indent(elem, level=0):
+    pad = '\n' + '  ' * level
+    if len(elem):
+        if not (elem.text or '').strip():
+            elem.text = pad + '  '
+        for child in elem:
+            _indent(child, level + 1)
+        if not (child.tail or '').strip():
+            child.tail = pad
+    if level and not (elem.tail or '').strip():
+        elem.tail = pad
+
+
+def markdown(result):
+    lines = []
+    verdict = (result.get('verdict') or '').upper()
+    lines.append('# Throughput gate: %s' % verdict)
+    lines.append('')
+    lines.append('`%s`, model `%s`, api `%s`, stream %s, %s loop' % (
+        result.get('url'), result.get('model'), result.get('api'), result.get('stream'), result.get('mode')))
+    lines.append('')
+    msg = result.get('msg') or ''
+    if msg:
+        lines.append('```')
+        lines.append(msg)
+        lines.append('```')
+        lines.append('')
+    slos = result.get('slos') or []
+    if slos:
+        lines.append('## SLOs')
+        lines.append('')
+        lines.append('| SLO | measured | threshold | samples | status |')
+        lines.append('|---|---:|---:|---:|---|')
+        for s in slos:
+            op = '>=' if s.get('direction') == 'min' else '<='
+            lines.append('| `%s` | %s %s | %s %s | %d | %s |' % (
+                s['name'], _num(s.get('measured'), 3), s.get('unit') or '', op, _num(s.get('threshold'), 3),
+                s.get('samples') or 0, s['status']))
+        lines.append('')
+    thr = result.get('throughput')
+    if thr:
+        req = result.get('requests') or {}
+        lines.append('## Throughput')
+        lines.append('')
+        lines.append('| requests | failed | req/s | output tok/s | total tok/s | window s |')
+        lines.append('|---:|---:|---:|---:|---:|---:|')
+        lines.append('| %s | %s | %s | %s | %s | %s |' % (
+            req.get('total'), req.get('failed'), _num(thr.get('requests_per_s')), _num(thr.get('output_tokens_per_s')),
+            _num(thr.get('total_tokens_per_s')), _num((result.get('window') or {}).get('duration_s'))))
+        if req.get('errors'):
+            lines.append('')
+            lines.append('Errors: ' + ', '.join('%s %d' % kv for kv in sorted(req['errors'].items())))
+        lines.append('')
+    lat = result.get('latency_ms')
+    if lat:
+        lines.append('## Latency (ms)')
+        lines.append('')
+        lines.append('| metric | n | mean | p50 | p90 | p95 | p99 | max |')
+        lines.append('|---|---:|---:|---:|---:|---:|---:|---:|')
+        for key, label in (('ttft', 'TTFT'), ('itl', 'ITL'), ('tpot', 'TPOT'), ('e2e', 'E2E')):
+            s = lat.get(key) or {}
+            lines.append('| %s | %d | %s | %s | %s | %s | %s | %s |' % (
+                label, s.get('count') or 0, _num(s.get('mean')), _num(s.get('p50')), _num(s.get('p90')),
+                _num(s.get('p95')), _num(s.get('p99')), _num(s.get('max'))))
+        lines.append('')
+        lines.append('ITL = (last token time - first token time) / (tokens - 1) per request; TPOT = E2E / tokens.')
+        lines.append('')
+    cc = result.get('cross_check')
+    if cc:
+        lines.append('## Server cross-check (/metrics)')
+        lines.append('')
+        if cc.get('available'):
+            lines.append('| count | client | server | difference |')
+            lines.append('|---|---:|---:|---:|')
+            for key, c in sorted(cc['counts'].items()):
+                lines.append('| %s | %s | %s | %s |' % (key, c['client'], c['server'], c['difference']))
+            if cc.get('note'):
+                lines.append('')
+                lines.append(cc['note'])
+        else:
+            lines.append('Not available: %s' % cc.get('reason'))
+        lines.append('')
+    client = result.get('client')
+    if client:
+        lines.append('## Client self-check')
+        lines.append('')
+        lag = client.get('loop_lag_ms') or {}
+        conc = client.get('concurrency') or {}
+        lines.append('- CPU: %s s, %s of one core' % (_num(client.get('cpu_s')), _num(client.get('cpu_util'), 3)))
+        lines.append('- event-loop lag p95: %s ms' % _num(lag.get('p95')))
+        lines.append('- concurrency asked %s, achieved mean %s' % (conc.get('asked'), _num(conc.get('achieved_mean'))))
+        if client.get('rate'):
+            late = client.get('schedule_lateness_ms') or {}
+            lines.append('- rate asked %s, achieved %s req/s; lateness p95 %s ms' % (
+                client['rate'].get('asked'), _num(client['rate'].get('achieved')), _num(late.get('p95'))))
+        lines.append('- saturated: %s%s' % (client.get('saturated'),
+                                           (' (' + '; '.join(client.get('reasons') or []) + ')') if client.get('reasons') else ''))
+        lines.append('')
+    cost = result.get('cost')
+    if cost:
+        lines.append('## Cost')
+        lines.append('')
+        lines.append('%s per hour -> %s per 1M output tokens, %s per 1M total tokens at the measured rate' % (
+            cost.get('host_cost_per_hour'), _num(cost.get('per_1m_output_tokens'), 4), _num(cost.get('per_1m_total_tokens'), 4)))
+        lines.append('')
+    warnings = result.get('warnings') or []
+    if warnings:
+        lines.append('## Warnings')
+        lines.append('')
+        lines.extend('- ' + w for w in warnings)
+        lines.append('')
+    return '\n'.join(lines)
+
+
+def write_reports(result, report_dir, report_name='throughput'):
+    """Write NAME.json, NAME.junit.xml and NAME.md into report_dir; return their paths."""
+    name = _safe_name(report_name)
+    try:
+        if not os.path.isdir(report_dir):
+            os.makedirs(report_dir)
+        paths = {
+            'json': os.path.join(report_dir, name + '.json'),
+            'junit': os.path.join(report_dir, name + '.junit.xml'),
+            'markdown': os.path.join(report_dir, name + '.md'),
+        }
+        _atomic_write(paths['json'], json.dumps(result, indent=2, sort_keys=True, default=str) + '\n')
+        _atomic_write(paths['junit'], junit_xml(result))
+        _atomic_write(paths['markdown'], markdown(result))
+    except (IOError, OSError) as exc:
+        raise ReportError('cannot write reports to report_dir %r: %s: choose a writable directory' % (report_dir, exc))
+    return paths

@@ -1,0 +1,69 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, inferops.vllm contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from ansible_collections.inferops.vllm.plugins.module_utils.gate_report import ReportError, write_reports
+
+RESULT = {
+    'verdict': 'fail', 'url': 'http://h:8000', 'model': 'org/model', 'api': 'completions', 'stream': True,
+    'mode': 'closed', 'seed': 1, 'msg': 'throughput gate FAILED:\n- TTFT p95: measured 412 ms ...',
+    'window': {'duration_s': 30.0},
+    'throughput': {'requests_per_s': 5.0, 'output_tokens_per_s': 640.0, 'total_tokens_per_s': 1280.0},
+    'requests': {'total': 150, 'failed': 1, 'errors': {'http_500': 1}},
+    'latency_ms': {'ttft': {'count': 149, 'mean': 300.0, 'p50': 280.0, 'p90': 390.0, 'p95': 412.0, 'p99': 500.0,
+                            'max': 520.0}},
+    'slos': [
+        {'name': 'max_ttft_p95_ms', 'status': 'fail', 'message': 'TTFT p95: measured 412 ms <x> & "y"',
+         'measured': 412.0, 'threshold': 300.0, 'samples': 149, 'unit': 'ms', 'direction': 'max'},
+        {'name': 'min_output_tokens_per_s', 'status': 'pass', 'message': 'ok', 'measured': 640.0,
+         'threshold': 100.0, 'samples': 149, 'unit': 'tok/s', 'direction': 'min'},
+        {'name': 'max_token_mismatch', 'status': 'inconclusive', 'message': 'no metrics', 'measured': None,
+         'threshold': 0.0, 'samples': 0, 'unit': '', 'direction': 'max'},
+    ],
+    'cost': {'host_cost_per_hour': 2.0, 'per_1m_output_tokens': 0.868, 'per_1m_total_tokens': 0.434},
+}
+
+
+def test_reports(tmp_path):
+    paths = write_reports(RESULT, str(tmp_path / 'new' / 'dir'), 'host/1')
+    assert sorted(os.path.basename(p) for p in paths.values()) == ['host_1.json', 'host_1.junit.xml', 'host_1.md']
+    with open(paths['json']) as f:
+        assert json.load(f)['verdict'] == 'fail'
+    root = ET.parse(paths['junit']).getroot()
+    suite = root.find('testsuite')
+    assert (suite.get('tests'), suite.get('failures'), suite.get('skipped')) == ('3', '1', '1')
+    cases = dict((c.get('name'), c) for c in suite.findall('testcase'))
+    assert cases['max_ttft_p95_ms'].find('failure').get('message') == 'TTFT p95: measured 412 ms <x> & "y"'
+    assert cases['max_token_mismatch'].find('skipped') is not None
+    assert cases['min_output_tokens_per_s'].find('failure') is None
+    props = dict((p.get('name'), p.get('value')) for p in suite.find('properties'))
+    assert props['verdict'] == 'fail' and props['model'] == 'org/model'
+    with open(paths['markdown']) as f:
+        md = f.read()
+    assert md.startswith('# Throughput gate: FAIL')
+    assert '| `max_ttft_p95_ms` | 412.000 ms | <= 300.000 | 149 | fail |' in md
+    assert 'per 1M output tokens' in md
+
+
+def test_error_verdict_gives_a_failing_readiness_case(tmp_path):
+    paths = write_reports({'verdict': 'error', 'msg': 'connection refused', 'url': 'http://h:1'}, str(tmp_path))
+    suite = ET.parse(paths['junit']).getroot().find('testsuite')
+    case = suite.find('testcase')
+    assert case.get('name') == 'readiness' and case.find('failure').text == 'connection refused'
+
+
+def test_unwritable_report_dir(tmp_path):
+    f = tmp_path / 'file'
+    f.write_text('x')
+    with pytest.raises(ReportError) as exc:
+        write_reports(RESULT, str(f / 'sub'))
+    assert 'report_dir' in str(exc.value)
