@@ -778,6 +778,7 @@ class _Phase(object):
         cpu0 = time.thread_time()
         pcpu0 = time.process_time()
         self.start = self.last_change = _perf()
+        epoch0 = time.time()
         if self.duration is not None:
             self.deadline = self.start + float(self.duration)
         try:
@@ -797,7 +798,7 @@ class _Phase(object):
                     pass
         self._mark_stop(end)
         return {
-            'start': self.start, 'end': end, 'stop': self.stop_t,
+            'start': self.start, 'end': end, 'stop': self.stop_t, 'epoch0': epoch0 - self.start,
             'cpu_s': time.thread_time() - cpu0, 'process_cpu_s': time.process_time() - pcpu0,
             'issued': self.issued, 'mean_inflight': (self.stop_area / (self.stop_t - self.start))
             if self.stop_t > self.start else 0.0,
@@ -1005,7 +1006,8 @@ def _assemble(gate, result, rec, stats, cross):
         'e2e': loadstats.summarize([r[3] for r in rows]),
     }
     result['window'] = {'duration_s': _r(window), 'issue_s': _r((stats['stop'] or last) - stats['start']),
-                        'drain_s': _r(max(0.0, last - (stats['stop'] or last)))}
+                        'drain_s': _r(max(0.0, last - (stats['stop'] or last))),
+                        'start_epoch': _r(stats['epoch0'] + first), 'end_epoch': _r(stats['epoch0'] + last)}
     err_rate = (rec.failed / float(total)) if total else None
     result['requests'] = {'total': total, 'completed': completed, 'failed': rec.failed, 'errors': rec.errors,
                           'error_examples': rec.examples, 'error_rate': _r(err_rate, 6)}

@@ -371,10 +371,12 @@ warmup:
   type: dict
   sample: {requests: 8, failed: 0, errors: {}}
 window:
-  description: Measured window (first send to last completion), issuing time and drain time in seconds.
+  description:
+    - Measured window (first send to last completion), issuing time and drain time in seconds, and the window's
+      start and end as Unix time (to line it up with server logs and dashboards).
   returned: unless check mode
   type: dict
-  sample: {duration_s: 60.41, issue_s: 60.0, drain_s: 0.41}
+  sample: {duration_s: 60.41, issue_s: 60.0, drain_s: 0.41, start_epoch: 1767225600.125, end_epoch: 1767225660.535}
 requests:
   description: Request counts.
   returned: unless check mode
