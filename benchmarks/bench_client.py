@@ -225,7 +225,7 @@ def table(rows):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
     p.add_argument('--duration', type=float, default=10.0, help='seconds of each measured run')
     p.add_argument('--concurrency', type=int, default=64)
     p.add_argument('--output-tokens', type=int, default=64)
@@ -245,8 +245,8 @@ def main():
     with FakeServerProcess({}) as srv:
         print('fake vLLM server: %s (instant tokens, own process); %d CPUs, load average %.2f'
               % (srv.url, os.cpu_count(), os.getloadavg()[0]))
-        print('gate engine: closed loop, %d streams x %d output tokens, %s s ...' % (a.concurrency, a.output_tokens,
-                                                                                   a.duration))
+        print('gate engine: closed loop, %d streams x %d output tokens, %s s ...'
+              % (a.concurrency, a.output_tokens, a.duration))
         ours = run_engine(srv.url, dict(load, mode='closed', duration_s=a.duration))
         figures['engine_closed'] = dict((k, v) for k, v in ours.items() if k not in ('result', 'cross'))
         figures['engine_closed']['cross_check'] = ours['cross']['counts']

@@ -178,8 +178,8 @@ def markdown(result):
             late = client.get('schedule_lateness_ms') or {}
             lines.append('- rate asked %s, achieved %s req/s; lateness p95 %s ms' % (
                 client['rate'].get('asked'), _num(client['rate'].get('achieved')), _num(late.get('p95'))))
-        lines.append('- saturated: %s%s' % (client.get('saturated'),
-                                           (' (' + '; '.join(client.get('reasons') or []) + ')') if client.get('reasons') else ''))
+        reasons = client.get('reasons') or []
+        lines.append('- saturated: %s%s' % (client.get('saturated'), (' (' + '; '.join(reasons) + ')') if reasons else ''))
         lines.append('')
     cost = result.get('cost')
     if cost:

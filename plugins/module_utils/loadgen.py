@@ -664,8 +664,8 @@ class _Phase(object):
             partial = sink.partial_tokens() if sink is not None else 0
             msg = exc.message
             if exc.kind == 'timeout' and sink is not None:
-                msg = 'no complete response within request_timeout_s=%s (%d tokens received)' % (g.o['request_timeout_s'],
-                                                                                                  partial)
+                msg = ('no complete response within request_timeout_s=%s (%d tokens received)'
+                       % (g.o['request_timeout_s'], partial))
             rec.fail(exc.kind, msg, partial)
         except asyncio.CancelledError:
             raise

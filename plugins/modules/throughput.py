@@ -34,7 +34,7 @@ description:
   - Always returns C(changed=false). In check mode only readiness and configuration are checked; no load is sent.
 version_added: 0.1.0
 author:
-  - inferops.vllm contributors
+  - inferops.vllm contributors (@inferops)
 options:
   url:
     description: Base URL of the OpenAI-compatible server, without C(/v1).
@@ -587,8 +587,8 @@ def argument_spec():
         duration_s=dict(type='float'),
         num_requests=dict(type='int'),
         warmup_requests=dict(type='int', default=8),
-        prompt_tokens=dict(type='int', default=128),
-        output_tokens=dict(type='int', default=128),
+        prompt_tokens=dict(type='int', default=128, no_log=False),
+        output_tokens=dict(type='int', default=128, no_log=False),
         request_timeout_s=dict(type='float', default=60.0),
         ready_timeout_s=dict(type='float', default=120.0),
         api_key=dict(type='str', no_log=True),
@@ -606,7 +606,7 @@ def argument_spec():
         seed=dict(type='int'),
     )
     for name in SLO_FLOAT:
-        spec[name] = dict(type='float')
+        spec[name] = dict(type='float', no_log=False)  # 'token' in a name is not a secret
     spec['max_error_rate']['default'] = 0.0
     spec['max_token_mismatch']['default'] = 0.0
     return spec

@@ -97,7 +97,7 @@ def test_not_measured_is_inconclusive_with_reason():
 def test_saturated_client_never_gives_a_false_verdict(name, key, value, expected):
     thr = {'min_output_tokens_per_s': 1000, 'max_ttft_p95_ms': 300, 'max_error_rate': 0.0, 'max_token_mismatch': 0.0}
     m = measured(**{key: dict(measured()[key], value=value)})
-    res = [r for r in loadstats.evaluate_slos({name: thr[name]}, m, saturated=True, saturation_reason='CPU 99%')]
+    res = loadstats.evaluate_slos({name: thr[name]}, m, saturated=True, saturation_reason='CPU 99%')
     assert res[0]['status'] == expected
     if expected == 'inconclusive':
         assert 'not trusted because CPU 99%' in res[0]['message']
