@@ -327,9 +327,11 @@ class Recorder(object):
         self.last_end = None
         self.prompt_max = 0
         self.prompt_unknown = 0   # complete responses without usage.prompt_tokens
+        self.consecutive_failures = 0
 
     def fail(self, kind, message, partial=0, may_generate=None):
         self.failed += 1
+        self.consecutive_failures += 1
         self.errors[kind] = self.errors.get(kind, 0) + 1
         if kind not in self.examples:
             self.examples[kind] = message
@@ -625,6 +627,11 @@ class _Phase(object):
             stop = 'breaker'
             self.stopped_early = ('stopped after the first %d requests all failed (%s)'
                                   % (rec.failed, ', '.join('%s: %d' % kv for kv in sorted(rec.errors.items()))))
+        elif rec.consecutive_failures >= max(BREAKER_FAILURES, 2 * self.concurrency):
+            stop = 'breaker'
+            self.stopped_early = ('stopped after %d failures in a row (%s): the server stopped serving during the run'
+                                  % (rec.consecutive_failures,
+                                     ', '.join('%s: %d' % kv for kv in sorted(rec.errors.items()))))
         if stop is None:
             return True
         self._mark_stop(now)
@@ -693,9 +700,13 @@ class _Phase(object):
                 return
             if not sink.done:
                 rec.missing_done += 1
-            if source == 'chunks' and tokens == 0 and sink.events == 0:
-                rec.fail('bad_response', 'HTTP 200 but no SSE events in the body: is this an OpenAI-compatible '
-                                         'streaming endpoint?')
+            if source == 'chunks' and tokens == 0:
+                if sink.events == 0:
+                    rec.fail('bad_response', 'HTTP 200 but no SSE events in the body: is this an OpenAI-compatible '
+                                             'streaming endpoint?')
+                else:
+                    rec.fail('bad_response', 'HTTP 200 but neither usage nor tokens could be read from %d SSE events '
+                                             '(%d not valid JSON)' % (sink.events, sink.malformed))
                 return
         else:
             try:
@@ -729,6 +740,7 @@ class _Phase(object):
         itl = ((last - first) / (tokens - 1)) if (first is not None and tokens > 1) else None
         tpot = (e2e / tokens) if tokens else None
         rec.rows.append((t0, ttft, itl, e2e, tpot, tokens, pt))
+        rec.consecutive_failures = 0
 
     async def _worker(self):
         while self._may_issue():

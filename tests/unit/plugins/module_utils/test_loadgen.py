@@ -142,3 +142,12 @@ def test_gate_rejects_bad_url():
     with pytest.raises(GateError) as exc:
         Gate({'url': 'localhost:8000'})
     assert 'http://HOST:PORT' in exc.value.message
+
+
+def test_events_without_blank_lines_yield_no_tokens():
+    # a server that separates events with single newlines: one event of several data lines, not JSON
+    s = SSEStream()
+    s.feed(chunk(1).replace(b'\n\n', b'\n') + chunk(2).replace(b'\n\n', b'\n'), 1.0)
+    s.feed(b'\n\n', 2.0)   # what the client appends when the body ends with an unterminated event
+    tokens, source, _f, _l, _pt = s.finish()
+    assert (tokens, source, s.malformed, s.events) == (0, 'chunks', 1, 1)

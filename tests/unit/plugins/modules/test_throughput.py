@@ -250,6 +250,16 @@ def test_some_500s_fail_the_error_rate(fake, monkeypatch, capsys):
     assert code == 0, res['msg']
 
 
+def test_server_failing_everything_stops_early(fake, monkeypatch, capsys):
+    fake.configure(fail_rate=1.0)
+    code, res, _out, elapsed = run_module(gate_args(fake, num_requests=5000, warmup_requests=0), monkeypatch, capsys)
+    assert code == 1 and res['verdict'] == 'fail'
+    assert res['requests']['total'] < 40
+    assert 'stopped after the first' in res['requests']['stopped_early']
+    assert 'stopped after the first' in res['msg'] and 'Internal server error' in res['msg']
+    assert elapsed < 10
+
+
 def test_stall_mid_stream_times_out_in_bounded_time(fake, monkeypatch, capsys):
     fake.configure(stall_rate=1.0, stall_after_tokens=2)
     args = gate_args(fake, num_requests=4, warmup_requests=0, request_timeout_s=1.0)
@@ -299,7 +309,8 @@ def test_output_length_not_honoured(fake, monkeypatch, capsys):
     code, res, _out, _t = run_module(gate_args(fake, warmup_requests=0), monkeypatch, capsys)
     assert code == 1
     assert res['verdict'] == 'fail'
-    assert res['requests']['errors'] == {'output_length': 40}
+    assert list(res['requests']['errors']) == ['output_length']
+    assert 20 <= res['requests']['errors']['output_length'] <= 40   # stops after 20 failures in a row
     assert 'ignore_eos/min_tokens' in res['msg']
     assert res['cross_check']['ok']
 
