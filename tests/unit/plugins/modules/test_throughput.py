@@ -427,9 +427,10 @@ def test_tls(tls_files, monkeypatch, capsys):
         assert res['url'].startswith('https://')
         code, res, _out, _t = run_module(dict(base, validate_certs=False), monkeypatch, capsys)
         assert code == 0, res['msg']
-        code, res, _out, elapsed = run_module(dict(base, url=srv.url.replace('https', 'http')), monkeypatch, capsys)
-        assert code == 1 and elapsed < 8
-        assert 'not ready' in res['msg']
+        code, res, _out, elapsed = run_module(dict(base, url=srv.url.replace('https', 'http'), ready_timeout_s=1.0),
+                                              monkeypatch, capsys)
+        assert code == 1 and elapsed < 4
+        assert 'not ready' in res['msg'] and 'https://' in res['msg']
 
 
 def test_https_to_a_plain_http_port(fake, monkeypatch, capsys):
