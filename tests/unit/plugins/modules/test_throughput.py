@@ -285,8 +285,11 @@ def test_partial_stalls_over_a_duration(fake, monkeypatch, capsys):
 
 def test_malformed_sse_is_skipped_and_reported(fake, monkeypatch, capsys):
     fake.configure(malformed_rate=1.0)
+    emitted = []
+    monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, warning: emitted.append(warning))
     code, res, _out, _t = run_module(gate_args(fake), monkeypatch, capsys)
     assert code == 0, res['msg']
+    assert emitted == res['gate_warnings']  # each is an Ansible warning too
     assert res['tokens']['malformed_sse_events'] == 40
     assert res['tokens']['output_total'] == 320
     assert any('not valid JSON' in w for w in warnings_of(res))
