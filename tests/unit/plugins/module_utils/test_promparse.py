@@ -108,3 +108,17 @@ def test_histogram_quantile_interpolates_like_prometheus():
     assert histogram_quantile(0.99, hist) == pytest.approx(0.2)  # +Inf bucket: the last finite bound
     assert histogram_bucket_bound(0.5, hist) == 0.2
     assert histogram_quantile(0.5, {'buckets': {}, 'sum': 0, 'count': 0}) is None
+
+
+def test_recorded_real_vllm_0_32_cpu():
+    """Scraped from vLLM 0.32 (CPU) around 5 completions (16 tokens) and 2 chat completions (8 tokens)."""
+    before = load('vllm_0.32_cpu_before.prom')
+    after = load('vllm_0.32_cpu_after.prom')
+    assert after.model_names() == ['tiny']
+    d = vllm_delta(before, after, 'tiny')
+    assert (d['generation_tokens'], d['prompt_tokens'], d['requests_success']) == (96, 94, 7)
+    assert d['requests_by_reason']['length'] == 7
+    assert d['reset'] is False and d['missing'] == []
+    assert d['latency']['ttft']['count'] == 7 and d['latency']['e2e']['count'] == 7
+    assert d['latency']['itl']['metric'] == 'vllm:inter_token_latency_seconds'
+    assert d['latency']['itl']['count'] == 5 * 15 + 2 * 7
