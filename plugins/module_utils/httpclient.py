@@ -232,7 +232,8 @@ class Connection(asyncio.Protocol):
                                    'the url must start with https://)')
             else:
                 why = (' (%s)' % exc) if exc else ''
-                err = Disconnected('connection closed by the server in the middle of a response%s' % why)
+                err = Disconnected("connection closed by the server in the middle of a response%s: see the server's "
+                                   'log (did it crash or restart?)' % why)
             w.set_exception(err)
         self._waiter = None
 

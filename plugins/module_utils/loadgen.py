@@ -300,7 +300,7 @@ def _status_error(status, text, ctx):
                             'against max_model_len and that the server is vLLM (ignore_eos, min_tokens)' % detail)
     if status == 429:
         return 'http_429', 'HTTP 429 (%s): the server or a proxy rate-limits this client' % detail
-    return 'http_%d' % status, 'HTTP %d (%s)' % (status, detail or 'no body')
+    return 'http_%d' % status, "HTTP %d (%s): see the server's log" % (status, detail or 'no body')
 
 
 class Recorder(object):
@@ -671,8 +671,8 @@ class _Phase(object):
             partial = sink.partial_tokens() if sink is not None else 0
             msg = exc.message
             if exc.kind == 'timeout' and sink is not None:
-                msg = ('no complete response within request_timeout_s=%s (%d tokens received)'
-                       % (g.o['request_timeout_s'], partial))
+                msg = ('no complete response within request_timeout_s=%s (%d tokens received): raise '
+                       'request_timeout_s, or find out why the server stalls' % (g.o['request_timeout_s'], partial))
             rec.fail(exc.kind, msg, partial)
         except asyncio.CancelledError:
             raise
@@ -696,7 +696,8 @@ class _Phase(object):
             tokens, source, first, last, pt = sink.finish()
             rec.malformed_events += sink.malformed
             if sink.error:
-                rec.fail('stream_error', 'error event in the stream: %s' % sink.error, sink.partial_tokens())
+                rec.fail('stream_error', "error event in the stream: %s: see the server's log" % sink.error,
+                         sink.partial_tokens())
                 return
             if not sink.done:
                 rec.missing_done += 1

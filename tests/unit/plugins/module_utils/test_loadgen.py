@@ -114,7 +114,7 @@ def test_status_errors_say_what_to_do():
     assert 'requires an API key' in _status_error(401, '', dict(ctx, has_auth=False))[1]
     kind, msg = _status_error(404, '{"object":"error","message":"The model `c` does not exist."}', ctx)
     assert kind == 'http_404' and 'served models: a, b' in msg and 'does not exist' in msg
-    assert _status_error(503, 'busy', ctx) == ('http_503', 'HTTP 503 (busy)')
+    assert _status_error(503, 'busy', ctx) == ('http_503', "HTTP 503 (busy): see the server's log")
 
 
 def test_gate_defaults_and_request_body():
