@@ -3,10 +3,13 @@ SHELL := /bin/bash
 CI := scripts/ci
 SCENARIO ?=
 
-.PHONY: help setup setup-host images venv vllm-assets test lint sanity unit importer changelog molecule clean
+.PHONY: help demo setup setup-host images venv vllm-assets test lint sanity unit importer changelog molecule clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+demo:  ## the one-command demo: a local systemd host, site.yml end to end, fleet report
+	scripts/demo.sh
 
 setup: setup-host images venv vllm-assets  ## everything the tests need (host packages, images, venv, vLLM assets)
 setup-host:  ## podman, runc, debootstrap and podman configuration
