@@ -172,7 +172,7 @@ def exit_code(parsed):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('-p', '--playbook', default='playbooks/site.yml',
                         help='playbook, relative to the project dir (default: %(default)s)')
     parser.add_argument('-i', '--inventory', required=True, help='inventory file or directory')
