@@ -16,7 +16,8 @@ JSON artifact and decide. Two sources, cross-checked:
 
 Prints one line per endpoint (tokens/s, TTFT p95, verdict, client/server token
 cross-check, missed SLOs) and exits 0 when every gate passed, 2 when a gate did not
-pass, 1 when the run failed without a gate verdict (or found no gate at all).
+pass (fail, inconclusive or error), 1 when the run failed without a gate verdict (or
+found no gate at all).
 
 Example::
 
@@ -136,7 +137,8 @@ def collect(runner_result, report_dir):
         'fleet_passed': summary.get('passed'),
         'outliers': summary.get('outliers', []),
         'endpoints': endpoints,
-        'passed': bool(endpoints) and all(e['verdict'] == 'pass' for e in endpoints),
+        # not_run: check mode, nothing measured and nothing failed.
+        'passed': bool(endpoints) and all(e['verdict'] in ('pass', 'not_run') for e in endpoints),
     }
 
 
