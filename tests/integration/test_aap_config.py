@@ -230,11 +230,15 @@ def test_every_survey_variable_is_read_by_the_collection(config, templates, know
         for key in refs:
             if key not in known_variables:
                 problems.append('%s: extra var %s is not a variable of the roles or playbooks' % (name, key))
+        pending = owner.get('playbook') in PENDING_PLAYBOOKS and not os.path.isfile(os.path.join(REPO, owner['playbook']))
         for question in owner['survey_spec']['spec']:
             var = question['variable']
             if var in known_variables:
                 continue
             if var.startswith(ADAPTER_PREFIX) and any(var in used for used in refs.values()):
+                continue
+            if pending:
+                warnings.warn('%s: %s cannot be checked until %s exists' % (name, var, owner['playbook']))
                 continue
             problems.append('%s: survey variable %s is neither a role/playbook variable nor folded into one '
                             'by the template\'s extra_vars' % (name, var))
