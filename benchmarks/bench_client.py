@@ -115,9 +115,19 @@ class Sampler(threading.Thread):
         return None if a is None or b is None else b - a
 
 
+PRIORITY = None
+
+
+def set_priority(pid):
+    """Apply --priority (a nice value) to a process's main thread, where both event loops run."""
+    if PRIORITY is not None:
+        os.setpriority(os.PRIO_PROCESS, pid, PRIORITY)
+
+
 def run_sampled(cmd, env=None, timeout=600):
     """Run ``cmd`` while sampling its process tree; return (stdout, stderr, sampler)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    set_priority(proc.pid)
     sampler = Sampler(proc.pid)
     sampler.start()
     try:
@@ -235,17 +245,23 @@ def main():
     p.add_argument('--arrival', default='poisson', choices=['poisson', 'constant'])
     p.add_argument('--retries', type=int, default=2, help='open-loop reruns when the client self-check says starved')
     p.add_argument('--json', help='also write the figures here')
+    p.add_argument('--priority', type=int, help='nice value for the fake server and both clients (negative needs '
+                   'root): keeps other load on a shared machine from starving them; reported with the figures')
     p.add_argument('--child-gate', help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child_gate:
         child_gate(a.child_gate)
         return 0
+    global PRIORITY  # pylint: disable=global-statement
+    PRIORITY = a.priority
 
     load = {'concurrency': a.concurrency, 'output_tokens': a.output_tokens, 'prompt_tokens': a.prompt_tokens}
-    figures = {'load': load, 'cpus': os.cpu_count(), 'loadavg_before': os.getloadavg()}
+    figures = {'load': load, 'cpus': os.cpu_count(), 'loadavg_before': os.getloadavg(), 'priority': a.priority}
     with FakeServerProcess({}) as srv:
-        print('fake vLLM server: %s (instant tokens, own process); %d CPUs, load average %.2f'
-              % (srv.url, os.cpu_count(), os.getloadavg()[0]))
+        set_priority(srv.proc.pid)
+        print('fake vLLM server: %s (instant tokens, own process); %d CPUs, load average %.2f%s'
+              % (srv.url, os.cpu_count(), os.getloadavg()[0],
+                 '' if a.priority is None else ', nice %d for server and clients' % a.priority))
         print('gate engine: closed loop, %d streams x %d output tokens, %s s ...'
               % (a.concurrency, a.output_tokens, a.duration))
         ours = run_engine(srv.url, dict(load, mode='closed', duration_s=a.duration))

@@ -651,13 +651,14 @@ class _Phase(object):
         if d < 0 and self._slot is not None and not self._slot.done():
             self._slot.set_result(None)
 
-    async def _one(self, scheduled):
+    async def _one(self, scheduled, counted=False):
         g = self.g
         rec = self.rec
         data = g.make_request()
         sink = SSEStream() if g.o['stream'] else None
         t0 = _perf()
-        self._track(t0, 1)
+        if not counted:
+            self._track(t0, 1)
         if rec.first_send is None:
             rec.first_send = t0
         if scheduled is not None:
@@ -772,7 +773,9 @@ class _Phase(object):
                 self._slot = None
                 self.cap_wait_s += _perf() - w0
             self.issued += 1
-            task = loop.create_task(self._one(next_t))
+            # counted in flight from now on, so that a burst of arrivals cannot overshoot the cap
+            self._track(_perf(), 1)
+            task = loop.create_task(self._one(next_t, counted=True))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             next_t += (1.0 / rate) if self.arrival == 'constant' else rng.expovariate(rate)

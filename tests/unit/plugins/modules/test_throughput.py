@@ -364,6 +364,16 @@ def test_open_loop_constant_rate(fake, monkeypatch, capsys):
     assert 0.5 <= res['window']['duration_s'] <= 5
 
 
+def test_open_loop_cap_is_never_overshot(fake, monkeypatch, capsys):
+    fake.configure(token_delay_s=0.005)
+    args = gate_args(fake, mode='open', rate=2000.0, arrival='constant', num_requests=30, concurrency=3)
+    code, res, _out, _t = run_module(args, monkeypatch, capsys)
+    assert code == 0, res['msg']
+    assert res['client']['concurrency']['max_in_flight'] == 3
+    assert res['client']['cap_waits'] > 0
+    assert 'concurrency cap 3' in res['client']['note']
+
+
 def test_duration_bound_drains_in_flight(fake, monkeypatch, capsys):
     fake.configure(token_delay_s=0.002)
     args = gate_args(fake, num_requests=None, duration_s=0.6)
