@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CI := scripts/ci
 SCENARIO ?=
 
-.PHONY: help demo setup setup-host images venv vllm-assets test lint sanity unit importer changelog molecule clean
+.PHONY: help demo setup setup-host images venv vllm-assets test lint sanity unit integration importer changelog molecule clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -29,6 +29,8 @@ sanity:  ## ansible-test sanity (offline)
 	$(CI)/run_tests.sh sanity
 unit:  ## pytest unit tests
 	$(CI)/run_tests.sh unit
+integration:  ## pytest integration tests (AAP packaging, ansible-runner example)
+	$(CI)/run_tests.sh integration
 importer:  ## build the tarball and run galaxy-importer on it
 	$(CI)/run_tests.sh importer
 changelog:  ## lint changelog fragments

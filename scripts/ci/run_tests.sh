@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs test stages, one line per stage, and ends with "N passed, N failed".
-# Usage: run_tests.sh all | lint | sanity | unit | importer | changelog | molecule [SCENARIO...]
+# Usage: run_tests.sh all | lint | sanity | unit | integration | importer | changelog | molecule [SCENARIO...]
 # A stage that cannot run (its set-up failed) counts as failed, with the reason.
 # shellcheck source=scripts/ci/common.sh
 source "$(dirname "$0")/common.sh"
@@ -46,6 +46,7 @@ run_stage() {
     lint) stage lint "$CI_DIR/stage_lint.sh" ;;
     sanity) stage sanity "$CI_DIR/stage_sanity.sh" ;;
     unit) stage unit "$CI_DIR/stage_unit.sh" ;;
+    integration) stage integration "$CI_DIR/stage_integration.sh" ;;
     importer) stage galaxy-importer "$CI_DIR/stage_importer.sh" ;;
     changelog) stage changelog "$CI_DIR/stage_changelog.sh" ;;
     molecule)
@@ -67,7 +68,7 @@ case "$what" in
     stage setup-venv setup_venv
     stage setup-containers setup_containers
     stage setup-vllm setup_vllm
-    for s in changelog lint sanity unit importer; do run_stage "$s"; done
+    for s in changelog lint sanity unit integration importer; do run_stage "$s"; done
     run_stage molecule ;;
   molecule)
     stage setup-venv setup_venv
