@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CI := scripts/ci
 SCENARIO ?=
 
-.PHONY: help demo setup setup-host images venv vllm-assets test lint sanity unit integration importer changelog molecule clean
+.PHONY: help demo setup setup-host images venv vllm-assets test lint sanity unit integration importer changelog e2e molecule clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -35,6 +35,8 @@ importer:  ## build the tarball and run galaxy-importer on it
 	$(CI)/run_tests.sh importer
 changelog:  ## lint changelog fragments
 	$(CI)/run_tests.sh changelog
+e2e:  ## demo end to end, then a rolling upgrade that must roll back
+	$(CI)/run_tests.sh e2e
 molecule:  ## molecule scenarios (all, or SCENARIO=name)
 	$(CI)/run_tests.sh molecule $(SCENARIO)
 

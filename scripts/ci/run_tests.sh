@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs test stages, one line per stage, and ends with "N passed, N failed".
-# Usage: run_tests.sh all | lint | sanity | unit | integration | importer | changelog | molecule [SCENARIO...]
+# Usage: run_tests.sh all | lint | sanity | unit | integration | importer | changelog | e2e | molecule [SCENARIO...]
 # A stage that cannot run (its set-up failed) counts as failed, with the reason.
 # shellcheck source=scripts/ci/common.sh
 source "$(dirname "$0")/common.sh"
@@ -49,6 +49,7 @@ run_stage() {
     integration) stage integration "$CI_DIR/stage_integration.sh" ;;
     importer) stage galaxy-importer "$CI_DIR/stage_importer.sh" ;;
     changelog) stage changelog "$CI_DIR/stage_changelog.sh" ;;
+    e2e) stage e2e "$CI_DIR/stage_e2e.sh" ;;
     molecule)
       shift
       local s list
@@ -69,7 +70,13 @@ case "$what" in
     stage setup-containers setup_containers
     stage setup-vllm setup_vllm
     for s in changelog lint sanity unit integration importer; do run_stage "$s"; done
-    run_stage molecule ;;
+    run_stage molecule
+    run_stage e2e ;;
+  e2e)
+    stage setup-venv setup_venv
+    stage setup-containers setup_containers
+    stage setup-vllm setup_vllm
+    run_stage e2e ;;
   molecule)
     stage setup-venv setup_venv
     stage setup-containers setup_containers
