@@ -113,7 +113,7 @@ def render_markdown(summary, title='vLLM fleet throughput report'):
                  '| E2E p95 ms | errors | $ per 1M output tok | vs median | runner |')
     lines.append('|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|')
     for row in summary['rows']:
-        vs = '-' if row['below_median_pct'] is None else '%+.1f%%' % -row['below_median_pct']
+        vs = '-' if row['below_median_pct'] is None else '%+.1f%%' % (0.0 - row['below_median_pct'])
         if row['outlier']:
             vs += ' **outlier**'
         lines.append('| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
