@@ -51,13 +51,10 @@ _value:
   type: raw
 '''
 
-import re
-
 from ansible.errors import AnsibleFilterError
+from ansible_collections.inferops.vllm.plugins.module_utils.topology import MAX_CPULIST_ID, format_cpulist, parse_cpulist
 
-# NR_CPUS is at most 8192 on Linux; anything far above is a typo.
-MAX_CPU = 65535
-_RANGE_RE = re.compile(r'^(\d+)(?:-(\d+))?$')
+MAX_CPU = MAX_CPULIST_ID
 _ACCEPTED = 'a cpulist string such as "0-3,8", a CPU number, or a list of CPU numbers / cpulist strings'
 
 
@@ -66,22 +63,10 @@ def _bad(name, value, why):
 
 
 def _parse_string(text, name):
-    cpus = set()
-    stripped = text.strip()
-    if not stripped:
-        return cpus
-    for chunk in stripped.split(','):
-        match = _RANGE_RE.match(chunk.strip())
-        if not match:
-            raise _bad(name, text, 'element %r is not N or N-M' % chunk)
-        low = int(match.group(1))
-        high = int(match.group(2)) if match.group(2) is not None else low
-        if high < low:
-            raise _bad(name, text, 'range %r is reversed' % chunk)
-        if high > MAX_CPU:
-            raise _bad(name, text, 'CPU %d is above %d' % (high, MAX_CPU))
-        cpus.update(range(low, high + 1))
-    return cpus
+    try:
+        return set(parse_cpulist(text))
+    except ValueError as exc:
+        raise _bad(name, text, str(exc))
 
 
 def _parse_one(value, name):
@@ -110,21 +95,6 @@ def parse(value, name='cpu list'):
     return _parse_one(value, name)
 
 
-def compress(cpus):
-    """Format CPU numbers as a compressed cpulist: ``[0, 1, 2, 3, 8]`` -> ``"0-3,8"``."""
-    ordered = sorted(cpus)
-    parts = []
-    index = 0
-    while index < len(ordered):
-        start = end = ordered[index]
-        while index + 1 < len(ordered) and ordered[index + 1] == end + 1:
-            index += 1
-            end = ordered[index]
-        parts.append('%d' % start if start == end else '%d-%d' % (start, end))
-        index += 1
-    return ','.join(parts)
-
-
 def cpulist(value, output='str', name='cpu list'):
     """The filter: normalise ``value`` to a cpulist string or a sorted list of ints."""
     if output not in ('str', 'list'):
@@ -132,7 +102,7 @@ def cpulist(value, output='str', name='cpu list'):
     cpus = parse(value, name)
     if output == 'list':
         return sorted(cpus)
-    return compress(cpus)
+    return format_cpulist(cpus)
 
 
 class FilterModule(object):

@@ -41,9 +41,9 @@ def test_list_output(value, expected):
 
 @pytest.mark.parametrize('value, why', [
     ('3-1', 'reversed'),
-    ('a-b', 'is not N or N-M'),
-    ('1,,2', 'is not N or N-M'),
-    ('-1', 'is not N or N-M'),
+    ('a-b', 'expected N or N-M'),
+    ('1,,2', 'expected N or N-M'),
+    ('-1', 'expected N or N-M'),
     (-1, 'CPU numbers run from 0'),
     (True, 'boolean'),
     ([1, False], 'boolean'),
