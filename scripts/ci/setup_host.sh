@@ -6,7 +6,7 @@
 source "$(dirname "$0")/common.sh"
 
 need=()
-for cmd in podman runc debootstrap rsync git fuse-overlayfs openssl shellcheck; do
+for cmd in podman runc debootstrap rsync git fuse-overlayfs openssl shellcheck gpg; do
   command -v "$cmd" >/dev/null 2>&1 || need+=("$cmd")
 done
 "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
@@ -15,7 +15,7 @@ if [ ${#need[@]} -gt 0 ]; then
   log "installing host packages: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq podman runc debootstrap rsync git fuse-overlayfs openssl shellcheck python3-venv >/dev/null
+  apt-get install -y -qq podman runc debootstrap rsync git fuse-overlayfs openssl shellcheck gpg python3-venv >/dev/null
 fi
 
 conf=/etc/containers/containers.conf
