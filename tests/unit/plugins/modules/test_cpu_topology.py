@@ -5,41 +5,17 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import contextlib
-import json
 import os
 
-import pytest
-
-from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
-try:  # ansible-core >= 2.19
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # older ansible-core: patch the serialized arguments directly
-    patch_module_args = None
-
 from ansible_collections.inferops.vllm.plugins.modules import cpu_topology
+from ansible_collections.inferops.vllm.tests.unit.plugins.modules import utils as module_utils
 
 FIXTURES = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'sysfs'))
 
 
-@contextlib.contextmanager
-def module_args(args, monkeypatch):
-    if patch_module_args is not None:
-        with patch_module_args(args):
-            yield
-    else:
-        monkeypatch.setattr(basic, '_ANSIBLE_ARGS', to_bytes(json.dumps({'ANSIBLE_MODULE_ARGS': args})))
-        yield
-
-
 def run_module(args, monkeypatch, capsys):
     """Run cpu_topology.main() with ``args``; return (exit code, parsed JSON result)."""
-    with module_args(args, monkeypatch):
-        with pytest.raises(SystemExit) as exc:
-            cpu_topology.main()
-    out = capsys.readouterr().out
-    return exc.value.code, json.loads(out)
+    return module_utils.run_module(cpu_topology.main, args, monkeypatch, capsys)[:2]
 
 
 def test_good_fixture(monkeypatch, capsys):

@@ -5,44 +5,26 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import contextlib
 import json
 import os
 
 import pytest
 
+
 from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.inferops.vllm.plugins.module_utils.plan import build_plan
 from ansible_collections.inferops.vllm.plugins.module_utils.topology import gather_topology
 from ansible_collections.inferops.vllm.plugins.modules import instance_plan
-
-try:  # ansible-core >= 2.19
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # older ansible-core: patch the serialized arguments directly
-    patch_module_args = None
+from ansible_collections.inferops.vllm.tests.unit.plugins.modules import utils as module_utils
 
 FIXTURES = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'sysfs'))
 LLAMA8 = {'model_name': 'llama-3.1-8b', 'model_weights_gib': 14.96, 'model_kv_bytes_per_token': 131072, 'max_model_len': 8192}
 
 
-@contextlib.contextmanager
-def module_args(args, monkeypatch):
-    if patch_module_args is not None:
-        with patch_module_args(args):
-            yield
-    else:
-        monkeypatch.setattr(basic, '_ANSIBLE_ARGS', to_bytes(json.dumps({'ANSIBLE_MODULE_ARGS': args})))
-        yield
-
-
 def run_module(args, monkeypatch, capsys):
     """Run instance_plan.main() with ``args``; return (exit code, parsed JSON result)."""
-    with module_args(args, monkeypatch):
-        with pytest.raises(SystemExit) as exc:
-            instance_plan.main()
-    return exc.value.code, json.loads(capsys.readouterr().out)
+    return module_utils.run_module(instance_plan.main, args, monkeypatch, capsys)[:2]
 
 
 def root(name):

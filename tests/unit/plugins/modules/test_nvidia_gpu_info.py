@@ -5,22 +5,13 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import contextlib
-import json
 import os
 import stat
 
-import pytest
-
-from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
-try:  # ansible-core >= 2.19
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # older ansible-core: patch the serialized arguments directly
-    patch_module_args = None
 
 from ansible_collections.inferops.vllm.plugins.module_utils.topology import gather_topology
 from ansible_collections.inferops.vllm.plugins.modules import nvidia_gpu_info
+from ansible_collections.inferops.vllm.tests.unit.plugins.modules import utils as module_utils
 
 FIXTURES = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'sysfs'))
 
@@ -48,21 +39,9 @@ devices:
 """
 
 
-@contextlib.contextmanager
-def module_args(args, monkeypatch):
-    if patch_module_args is not None:
-        with patch_module_args(args):
-            yield
-    else:
-        monkeypatch.setattr(basic, '_ANSIBLE_ARGS', to_bytes(json.dumps({'ANSIBLE_MODULE_ARGS': args})))
-        yield
-
-
 def run_module(args, monkeypatch, capsys):
-    with module_args(args, monkeypatch):
-        with pytest.raises(SystemExit) as exc:
-            nvidia_gpu_info.main()
-    return exc.value.code, json.loads(capsys.readouterr().out)
+    """Run nvidia_gpu_info.main() with ``args``; return (exit code, parsed JSON result)."""
+    return module_utils.run_module(nvidia_gpu_info.main, args, monkeypatch, capsys)[:2]
 
 
 def fake_smi(tmp_path, query=QUERY, version=VERSION, rc=0):

@@ -6,7 +6,6 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import contextlib
 import json
 import os
 import socket
@@ -18,13 +17,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
-try:  # ansible-core >= 2.19
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # older ansible-core: patch the serialized arguments directly
-    patch_module_args = None
 
 from ansible_collections.inferops.vllm.plugins.modules import throughput
+from ansible_collections.inferops.vllm.tests.unit.plugins.modules import utils as module_utils
 
 SUPPORT = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..', '..', 'support'))
 sys.path.insert(0, SUPPORT)
@@ -36,24 +31,11 @@ MODEL = 'tiny-llama'
 RELAXED = {'client_max_cpu': 1.0, 'client_max_lag_ms': 5000.0}
 
 
-@contextlib.contextmanager
-def module_args(args, monkeypatch):
-    if patch_module_args is not None:
-        with patch_module_args(args):
-            yield
-    else:
-        monkeypatch.setattr(basic, '_ANSIBLE_ARGS', to_bytes(json.dumps({'ANSIBLE_MODULE_ARGS': args})))
-        yield
-
-
 def run_module(args, monkeypatch, capsys):
     """Run throughput.main() with ``args``; return (exit code, parsed JSON result, raw stdout, seconds)."""
     t0 = time.monotonic()
-    with module_args(args, monkeypatch):
-        with pytest.raises(SystemExit) as exc:
-            throughput.main()
-    out = capsys.readouterr().out
-    return exc.value.code, json.loads(out), out, time.monotonic() - t0
+    code, result, out = module_utils.run_module(throughput.main, args, monkeypatch, capsys)
+    return code, result, out, time.monotonic() - t0
 
 
 @pytest.fixture(scope='module')
