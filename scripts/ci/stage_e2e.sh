@@ -9,14 +9,16 @@ cleanup() { podman rm -f "$container" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
 DEMO_KEEP=1 "$REPO_ROOT/scripts/demo.sh"
-grep -q '| inferops-demo | vllm-node0 | tiny-llama | pass |' "$WORKDIR/demo-report/fleet.md" \
-  || die "the demo's fleet report does not show a passing gate"
+# pass, or inconclusive when the 2 cores starve the load client (the demo accepts it as a warning)
+grep -qE '\| inferops-demo \| vllm-node0 \| tiny-llama \| (pass|inconclusive) \|' "$WORKDIR/demo-report/fleet.md" \
+  || die "the demo's fleet report does not show a served, gated endpoint"
 
 log "rolling upgrade to a served name whose gate cannot pass: expect a rollback"
 cd "$REPO_ROOT" || exit 1
 out=$WORKDIR/logs/e2e-upgrade.log
 if ANSIBLE_CONFIG=$REPO_ROOT/ansible.cfg ansible-playbook -i inventories/demo playbooks/rolling_upgrade.yml \
-    -e inferops_model_name=tiny-llama-v2 -e '{"validate_slos": {"min_output_tokens_per_s": 1000000}}' >"$out" 2>&1; then
+    -e inferops_model_name=tiny-llama-v2 -e validate_on_inconclusive=fail \
+    -e '{"validate_slos": {"min_output_tokens_per_s": 1000000}}' >"$out" 2>&1; then
   die "the upgrade passed a gate it cannot pass (log: $out)"
 fi
 grep -q 'Upgrade rolled back on inferops-demo' "$out" || { tail -40 "$out"; die "no rollback message (log: $out)"; }
