@@ -35,7 +35,7 @@ WORDS = ('the model serves tokens on every core of the host while the scheduler 
 
 def make_prompts(count, words, seed):
     rng = random.Random(seed)
-    return [' '.join(rng.choice(WORDS) for _ in range(words)) for _ in range(count)]
+    return [' '.join(rng.choice(WORDS) for _word in range(words)) for _prompt in range(count)]
 
 
 async def http_request(url, method='GET', body=None, headers=None, timeout=600.0):
@@ -59,7 +59,7 @@ async def http_request(url, method='GET', body=None, headers=None, timeout=600.0
         line = (await asyncio.wait_for(reader.readline(), timeout)).decode().strip()
         if not line:
             break
-        key, _, value = line.partition(':')
+        key, _sep, value = line.partition(':')
         resp_headers[key.strip().lower()] = value.strip()
     return status, resp_headers, reader, writer
 
@@ -109,7 +109,7 @@ async def run_load(base, model, prompts, max_tokens, concurrency, headers):
             results.append(await one_request(base, model, prompt, max_tokens, headers))
 
     start = time.monotonic()
-    await asyncio.gather(*[worker() for _ in range(concurrency)])
+    await asyncio.gather(*[worker() for _worker in range(concurrency)])
     wall = time.monotonic() - start
     tokens = sum(r[0] for r in results)
     if tokens != max_tokens * len(prompts):
@@ -163,7 +163,7 @@ def start_baseline(args, log):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--deployed', required=True, help='base URL of the deployed service (front port)')
     parser.add_argument('--api-key-file', help='file holding the deployed service API key')
     parser.add_argument('--model', required=True, help='model directory for the baseline server')

@@ -44,19 +44,13 @@ def parse_cpulist(text):
 
 def format_cpulist(cpus):
     cpus = sorted(cpus)
-    out = []
-    start = prev = None
+    ranges = []
     for cpu in cpus:
-        if start is None:
-            start = prev = cpu
-        elif cpu == prev + 1:
-            prev = cpu
+        if ranges and cpu == ranges[-1][1] + 1:
+            ranges[-1][1] = cpu
         else:
-            out.append(str(start) if start == prev else '%d-%d' % (start, prev))
-            start = prev = cpu
-    if start is not None:
-        out.append(str(start) if start == prev else '%d-%d' % (start, prev))
-    return ','.join(out)
+            ranges.append([cpu, cpu])
+    return ','.join(str(first) if first == last else '%d-%d' % (first, last) for first, last in ranges)
 
 
 def read(path, default=''):
