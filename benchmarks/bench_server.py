@@ -4,11 +4,12 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Deployed vLLM service vs a plain `vllm serve` with defaults: same host, model and load.
 
-Runs one closed-loop load (streamed completions, output length forced with ignore_eos, tokens
-counted from the server's usage) against the deployed endpoint, then starts a plain server
-from a vLLM venv (vLLM's defaults; only the KV cache is pinned so a shared machine is not
-exhausted, and the hub is off), runs the same load against it, stops it, and prints output
-tokens/s of each and the ratio deployed / baseline.
+Starts a plain server from a vLLM venv (vLLM's defaults; only the KV cache is pinned so a
+shared machine is not exhausted, and the hub is off), then runs the same closed-loop load
+(streamed completions, output length forced with ignore_eos, tokens counted from the server's
+usage, warm-up excluded) against the deployed endpoint and the plain server in alternating
+rounds, stops the plain server, and prints output tokens/s of each (median over rounds) and
+the ratio deployed / baseline.
 
 Standard library only. Example:
   benchmarks/bench_server.py --deployed http://10.88.0.5:8000 --api-key-file key.txt \
@@ -23,6 +24,7 @@ import json
 import os
 import random
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -140,7 +142,7 @@ async def wait_ready(base, model, headers, timeout, proc=None):
 
 def measure(args, base, headers, label):
     prompts = make_prompts(args.requests, args.prompt_words, args.seed)
-    warm = make_prompts(args.concurrency, args.prompt_words, args.seed + 1)
+    warm = make_prompts(2 * args.concurrency, args.prompt_words, args.seed + 1)
     asyncio.run(run_load(base, args.served_model_name, warm, args.max_tokens, args.concurrency, headers))
     result = asyncio.run(run_load(base, args.served_model_name, prompts, args.max_tokens, args.concurrency, headers))
     result['label'] = label
@@ -177,6 +179,7 @@ def main(argv=None):
     parser.add_argument('--max-tokens', type=int, default=64)
     parser.add_argument('--prompt-words', type=int, default=64)
     parser.add_argument('--seed', type=int, default=1234)
+    parser.add_argument('--rounds', type=int, default=3, help='alternating deployed/baseline measurements')
     parser.add_argument('--ready-timeout', type=int, default=300)
     parser.add_argument('--json', help='write both results and the ratio to this file')
     args = parser.parse_args(argv)
@@ -187,16 +190,22 @@ def main(argv=None):
             headers['Authorization'] = 'Bearer ' + handle.read().strip()
 
     asyncio.run(wait_ready(args.deployed, args.served_model_name, headers, args.ready_timeout))
-    deployed = measure(args, args.deployed.rstrip('/'), headers, 'deployed')
-
+    deployed_base = args.deployed.rstrip('/')
     base = 'http://127.0.0.1:%d' % args.baseline_port
+    rounds = []
     with tempfile.NamedTemporaryFile(prefix='bench-baseline-', suffix='.log', delete=False) as log:
         proc = start_baseline(args, log)
         try:
             started = time.monotonic()
             asyncio.run(wait_ready(base, args.served_model_name, {}, args.ready_timeout, proc))
             print('baseline ready in %.0f s (log %s)' % (time.monotonic() - started, log.name), flush=True)
-            baseline = measure(args, base, {}, 'baseline')
+            # Both servers stay up for every round and the rounds alternate, so background
+            # load on a shared machine and the idle cost of the other server hit both sides.
+            for number in range(args.rounds):
+                deployed = measure(args, deployed_base, headers, 'deployed')
+                baseline = measure(args, base, {}, 'baseline')
+                rounds.append({'round': number + 1, 'deployed': deployed, 'baseline': baseline,
+                               'ratio': round(deployed['output_tok_per_s'] / baseline['output_tok_per_s'], 3)})
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
@@ -204,12 +213,15 @@ def main(argv=None):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
 
-    ratio = deployed['output_tok_per_s'] / baseline['output_tok_per_s']
-    print('output tok/s: deployed %.1f, baseline %.1f, ratio %.2f (goal >= 1.0)'
-          % (deployed['output_tok_per_s'], baseline['output_tok_per_s'], ratio), flush=True)
+    deployed_tps = statistics.median(r['deployed']['output_tok_per_s'] for r in rounds)
+    baseline_tps = statistics.median(r['baseline']['output_tok_per_s'] for r in rounds)
+    ratio = deployed_tps / baseline_tps
+    print('output tok/s (median of %d rounds): deployed %.1f, baseline %.1f, ratio %.2f (goal >= 1.0); per round %s'
+          % (len(rounds), deployed_tps, baseline_tps, ratio, [r['ratio'] for r in rounds]), flush=True)
     if args.json:
         with open(args.json, 'w') as handle:
-            json.dump({'deployed': deployed, 'baseline': baseline, 'ratio': round(ratio, 3)}, handle, indent=2)
+            json.dump({'deployed_tok_per_s': deployed_tps, 'baseline_tok_per_s': baseline_tps, 'ratio': round(ratio, 3),
+                       'rounds': rounds}, handle, indent=2)
     return 0
 
 
