@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CI := scripts/ci
 SCENARIO ?=
 
-.PHONY: help demo setup setup-host images venv vllm-assets test lint sanity unit integration importer changelog e2e molecule clean
+.PHONY: help demo bench-server setup setup-host images venv vllm-assets test lint sanity unit integration importer changelog e2e molecule clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -39,6 +39,9 @@ e2e:  ## demo end to end, then a rolling upgrade that must roll back
 	$(CI)/run_tests.sh e2e
 molecule:  ## molecule scenarios (all, or SCENARIO=name)
 	$(CI)/run_tests.sh molecule $(SCENARIO)
+
+bench-server:  ## deployed service vs plain vllm serve, same host, model and load
+	benchmarks/bench_server.sh
 
 clean:  ## remove build output (keeps venv and images)
 	rm -rf tests/output /var/tmp/inferops-vllm/build /var/tmp/inferops-vllm/sanity
