@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CI := scripts/ci
 SCENARIO ?=
 
-.PHONY: help demo bench-server setup setup-host images venv vllm-assets test lint sanity unit integration importer changelog e2e molecule clean
+.PHONY: help demo bench-server bench-fleet setup setup-host images venv vllm-assets test lint sanity unit integration importer changelog e2e molecule clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -42,6 +42,9 @@ molecule:  ## molecule scenarios (all, or SCENARIO=name)
 
 bench-server:  ## deployed service vs plain vllm serve, same host, model and load
 	benchmarks/bench_server.sh
+
+bench-fleet:  ## site.yml on 1 host, then on 4 hosts at once: wall-time ratio (fails above 2.0)
+	benchmarks/bench_fleet_scale.sh
 
 clean:  ## remove build output (keeps venv and images)
 	rm -rf tests/output /var/tmp/inferops-vllm/build /var/tmp/inferops-vllm/sanity

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# make bench-fleet: does site.yml fan out? Runs playbooks/site.yml end to end against one fresh
+# systemd container, then against four fresh containers at once (inventories/scale, forks >= 4),
+# and compares the wall times. Every host really installs vLLM CPU from the one wheelhouse of the
+# controller (mounted read-only, nothing downloaded per host), gets the model, the tuning, the
+# service and its own throughput gate; the fleet report must list every host with a verdict
+# (pass, or inconclusive when the shared cores starve the load client, which the inventory
+# accepts as a warning, as the demo does).
+#
+# Exit status 0 when both runs passed, the report is complete and
+#   wall(4 hosts) / wall(1 host) <= BENCH_FLEET_MAX_RATIO (default 2.0);
+# 1 otherwise. The containers (inferops-scale-*) are removed at the end.
+#
+# Environment: BENCH_FLEET_MAX_RATIO (2.0), BENCH_FLEET_FORKS (4, at least 4),
+# BENCH_FLEET_OUT (directory for logs, load samples and reports; default
+# $INFEROPS_WORKDIR/bench-fleet). Extra arguments go to both ansible-playbook runs.
+# shellcheck source=scripts/ci/common.sh disable=SC1091  # followed with shellcheck -x from the repo root
+source "$(dirname "$0")/../scripts/ci/common.sh"
+CI_DIR=$REPO_ROOT/scripts/ci
+max_ratio=${BENCH_FLEET_MAX_RATIO:-2.0}
+forks=${BENCH_FLEET_FORKS:-4}
+out=${BENCH_FLEET_OUT:-$WORKDIR/bench-fleet}
+inventory=$REPO_ROOT/inventories/scale
+hosts=(inferops-scale-1 inferops-scale-2 inferops-scale-3 inferops-scale-4)
+[ "$forks" -ge 4 ] || die "BENCH_FLEET_FORKS must be at least 4 (the four hosts run at once), got $forks"
+
+sampler=
+wall_1=0 wall_4=0 rc_1=1 rc_4=1  # set by run_site
+remove_hosts() {
+  local h
+  for h in "${hosts[@]}"; do podman rm -f -t 10 "$h" >/dev/null 2>&1 || true; done
+}
+cleanup() {
+  [ -z "$sampler" ] || kill "$sampler" 2>/dev/null || true
+  remove_hosts
+}
+trap cleanup EXIT
+
+"$CI_DIR/setup_host.sh"
+"$CI_DIR/build_images.sh"
+"$CI_DIR/setup_venv.sh"
+"$CI_DIR/setup_vllm.sh"
+rm -rf "$out"
+mkdir -p "$out"
+
+# start_hosts N: N fresh containers from the base image (no vLLM inside), as demo.sh starts its one.
+start_hosts() {
+  local n=$1 h i state
+  remove_hosts
+  for h in "${hosts[@]:0:n}"; do
+    podman run -d --name "$h" --hostname "$h" --systemd=always --privileged \
+      --shm-size=2g -v "$WORKDIR/wheelhouse:/srv/wheelhouse:ro" \
+      "$IMAGE_DEBIAN12" /sbin/init >/dev/null
+  done
+  for h in "${hosts[@]:0:n}"; do
+    for i in $(seq 1 60); do
+      state=$(podman exec "$h" systemctl is-system-running 2>/dev/null || true)
+      case "$state" in running|degraded) break ;; esac
+      [ "$i" -lt 60 ] || die "$h did not boot (systemd: $state)"
+      sleep 1
+    done
+  done
+}
+
+# run_site N: site.yml against the first N hosts; sets wall_N (seconds, 0.1 s) and rc_N.
+run_site() {
+  local n=$1 limit t0 t1 rc=0
+  limit=$(IFS=,; echo "${hosts[*]:0:n}")
+  log "site.yml against $n host(s) ($limit), forks $forks; log: $out/site-$n.log"
+  (while :; do printf '%s %s\n' "$(date +%s)" "$(cut -d' ' -f1-3 /proc/loadavg)"; sleep 5; done) \
+    >"$out/load-$n.txt" &
+  sampler=$!
+  t0=$(date +%s.%N)
+  ANSIBLE_CONFIG=$REPO_ROOT/ansible.cfg ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks \
+    PROFILE_TASKS_TASK_OUTPUT_LIMIT=all \
+    ansible-playbook -i "$inventory" "$REPO_ROOT/playbooks/site.yml" --limit "$limit" --forks "$forks" \
+    -e "validate_report_dir=$out/report-$n" "${@:2}" >"$out/site-$n.log" 2>&1 || rc=$?
+  t1=$(date +%s.%N)
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
+  sampler=
+  printf -v "wall_$n" '%s' "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')"
+  printf -v "rc_$n" '%s' "$rc"
+  local wall_var="wall_$n"
+  log "site.yml on $n host(s): rc=$rc in ${!wall_var} s"
+  [ "$rc" -eq 0 ] || tail -30 "$out/site-$n.log" >&2
+}
+
+# check_report N: fleet.md lists each of the first N hosts with a passing (or inconclusive) verdict.
+check_report() {
+  local n=$1 h report=$out/report-$1/fleet.md ok=0
+  [ -f "$report" ] || { log "no fleet report at $report"; return 1; }
+  for h in "${hosts[@]:0:n}"; do
+    if grep -qE "^\| $h \| [^|]+ \| [^|]+ \| (pass|inconclusive) \|" "$report"; then
+      ok=$((ok + 1))
+    else
+      log "fleet report: no passing row for $h"
+    fi
+  done
+  log "fleet report ($n host(s)): $ok of $n hosts listed with a passing verdict"
+  [ "$ok" -eq "$n" ]
+}
+
+failed=0
+start_hosts 1
+run_site 1 "$@"
+check_report 1 || failed=1
+[ "$rc_1" -eq 0 ] || failed=1
+[ "$failed" -eq 0 ] || die "the one-host run failed; no comparison (logs in $out)"
+
+start_hosts 4
+run_site 4 "$@"
+check_report 4 || failed=1
+[ "$rc_4" -eq 0 ] || failed=1
+
+# Where the time went: the slowest tasks of each run (profile_tasks; a task of the four-host
+# run lasts until its slowest host is done), and the load average during each run.
+python3 - "$out" <<'PY'
+import re, sys
+out = sys.argv[1]
+def tasks(n):
+    rows, seen = {}, False
+    for line in open(f"{out}/site-{n}.log", encoding="utf-8", errors="replace"):
+        if re.match(r"^=+\s*$", line):
+            seen = True
+            continue
+        m = re.match(r"^(.*?) -+ (\d+\.\d+)s\s*$", line) if seen else None
+        if m:
+            rows[m.group(1).strip()] = rows.get(m.group(1).strip(), 0.0) + float(m.group(2))
+    return rows
+def load(n):
+    vals = [float(l.split()[1]) for l in open(f"{out}/load-{n}.txt") if len(l.split()) >= 2]
+    return (min(vals), sum(vals) / len(vals), max(vals)) if vals else (0, 0, 0)
+one, four = tasks(1), tasks(4)
+print("\nslowest tasks (s): 1 host | 4 hosts")
+for name in sorted(set(one) | set(four), key=lambda k: -max(one.get(k, 0), four.get(k, 0)))[:12]:
+    print(f"  {one.get(name, 0):7.1f} | {four.get(name, 0):7.1f}  {name[:100]}")
+for n in (1, 4):
+    lo, mean, hi = load(n)
+    print(f"load average (1 min) during the {n}-host run: min {lo:.2f}, mean {mean:.2f}, max {hi:.2f}")
+PY
+
+ratio=$(awk -v a="$wall_4" -v b="$wall_1" 'BEGIN { printf "%.2f", a / b }')
+echo
+echo "site.yml wall time: 1 host ${wall_1} s, 4 hosts ${wall_4} s, ratio ${ratio} (limit ${max_ratio})"
+echo "fleet report (4 hosts): $out/report-4/fleet.md"
+sed -n '/^| host/,/^$/p' "$out/report-4/fleet.md" 2>/dev/null || true
+printf '{"wall_1_s": %s, "wall_4_s": %s, "ratio": %s, "max_ratio": %s, "forks": %s, "rc_1": %s, "rc_4": %s}\n' \
+  "$wall_1" "$wall_4" "$ratio" "$max_ratio" "$forks" "$rc_1" "$rc_4" >"$out/bench-fleet.json"
+if awk -v r="$ratio" -v m="$max_ratio" 'BEGIN { exit !(r > m) }'; then
+  log "FAIL: four hosts took ${ratio}x the time of one (limit ${max_ratio}x)"
+  failed=1
+fi
+[ "$failed" -eq 0 ] || die "bench-fleet failed (logs in $out)"
+log "bench-fleet passed: ratio ${ratio} <= ${max_ratio}"
