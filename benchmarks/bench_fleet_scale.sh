@@ -111,7 +111,7 @@ run_site() {
   log "site.yml on $n host(s): rc=$rc in ${!wall_var} s; CPU-seconds: ${ctl:-?} controller + $hosts_cpu hosts;" \
     "the whole machine (with any other work on it) ${!cpu_var} busy on $ncpu cores" \
     "($(awk -v c="${!cpu_var}" -v w="${!wall_var}" -v n="$ncpu" 'BEGIN { printf "%.0f", 100 * c / (w * n) }')%)"
-  [ "$rc" -eq 0 ] || tail -30 "$out/site-$n.log" >&2
+  [ "$rc" -eq 0 ] || grep -E '^(fatal|failed):|FAILED' "$out/site-$n.log" | tail -20 >&2 || true
 }
 
 # check_report N: fleet.md lists each of the first N hosts with a passing (or inconclusive) verdict.
