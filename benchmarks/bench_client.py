@@ -36,6 +36,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'support'))
 
 from fake_openai_server import FakeServerProcess, http_json  # noqa: E402  pylint: disable=wrong-import-position
+from report_table import fmt, table  # noqa: E402  pylint: disable=wrong-import-position
 
 CLK_TCK = os.sysconf('SC_CLK_TCK')
 
@@ -216,24 +217,6 @@ def run_guidellm(venv, tokenizer, url, streams, prompt_tokens, output_tokens, du
 
 
 # -- report ------------------------------------------------------------------------------------
-def fmt(v, digits=1):
-    if v is None:
-        return 'n/a'
-    if isinstance(v, float):
-        return ('%.' + str(digits) + 'f') % v
-    return str(v)
-
-
-def table(rows):
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for n, r in enumerate(rows):
-        lines.append('| ' + ' | '.join(str(c).ljust(w) for c, w in zip(r, widths)) + ' |')
-        if n == 0:
-            lines.append('|' + '|'.join('-' * (w + 2) for w in widths) + '|')
-    return '\n'.join(lines)
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
     p.add_argument('--duration', type=float, default=10.0, help='seconds of each measured run')

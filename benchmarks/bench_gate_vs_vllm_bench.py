@@ -112,6 +112,7 @@ sys.path.insert(0, collection_path())
 # pylint: disable=wrong-import-position
 from ansible_collections.inferops.vllm.plugins.module_utils.loadgen import GateError, run_gate  # noqa: E402
 from ansible_collections.inferops.vllm.plugins.module_utils.promparse import Snapshot, vllm_delta  # noqa: E402
+from report_table import fmt, table  # noqa: E402  pylint: disable=wrong-import-position
 # pylint: enable=wrong-import-position
 
 
@@ -469,24 +470,6 @@ def run_bench_round(srv, a, seed, workdir):
 
 
 # -- report ------------------------------------------------------------------------------------
-def fmt(v, digits=1):
-    if v is None:
-        return 'n/a'
-    if isinstance(v, float):
-        return ('%.' + str(digits) + 'f') % v
-    return str(v)
-
-
-def table(rows):
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for n, r in enumerate(rows):
-        lines.append('| ' + ' | '.join(str(c).ljust(w) for c, w in zip(r, widths)) + ' |')
-        if n == 0:
-            lines.append('|' + '|'.join('-' * (w + 2) for w in widths) + '|')
-    return '\n'.join(lines)
-
-
 def round_table(gate, bench):
     rows = [('tool', 'requests ok/failed', 'output tokens', '/metrics gen. tokens', 'window s', 'output tok/s',
              'tok/s, gate window', 'in flight', 'prompt tok/req', 'prefix hit', 'TTFT p50 ms', 'decode ms/tok', 'server CPU s',
