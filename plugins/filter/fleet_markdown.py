@@ -13,8 +13,12 @@ author:
   - inferops.vllm contributors (@inferops)
 description:
   - Renders what P(inferops.vllm.fleet_summary#filter) returned as a Markdown page, one table row per
-    gated endpoint (tokens/s, p95 latencies, verdict, cost per 1M tokens, distance from the median,
-    where the load ran), then the medians and the reasons of every endpoint that did not pass.
+    gated endpoint (scope, tokens/s, TTFT, ITL, TPOT and E2E p95, verdict, distance from the median,
+    where the load ran; the cost per 1M output tokens on host rows only), then the medians.
+  - A C(Cost per 1M tokens at SLO) section follows - one row per host (class, model, output tokens/s at
+    capacity, cost per hour, cost per 1M output and total tokens, basis), one row per hardware class and
+    model, and a fleet line. Hosts costed at the measured load rather than at capacity are named as such.
+  - Last come the reasons of every endpoint that did not pass.
 positional: title
 options:
   _input:
