@@ -38,6 +38,7 @@ class HttpError(Exception):
     """Any failure of one HTTP exchange; ``kind`` is a short machine-readable class."""
 
     kind = 'http'
+    refused = False   # the server's port refused the connection (nothing listens there)
 
     def __init__(self, message, kind=None):
         super(HttpError, self).__init__(message)
@@ -58,8 +59,22 @@ class RequestTimeout(HttpError):
     kind = 'timeout'
 
 
+class StallTimeout(HttpError):
+    kind = 'stall'
+
+
 class Disconnected(HttpError):
     kind = 'disconnect'
+
+
+class ClientResources(HttpError):
+    """The client itself ran out of something (file descriptors, ports, memory): not the server's fault."""
+    kind = 'client_resources'
+
+
+# errno values that mean the load client, not the server, hit a limit
+CLIENT_ERRNOS = tuple(getattr(errno, name) for name in ('EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'EADDRNOTAVAIL')
+                      if hasattr(errno, name))
 
 
 class ProtocolError(HttpError):
@@ -185,8 +200,14 @@ def describe_connect_error(exc, endpoint, timeout=None):
         return ConnectError('cannot resolve host %r (%s): check the host name in url' % (endpoint.host, exc.strerror or exc),
                             kind='dns' if permanent else 'connect')
     if isinstance(exc, ConnectionRefusedError):
-        return ConnectError('connection refused by %s: is the vLLM service running and listening on that '
-                            'address and port? check url' % (where,))
+        err = ConnectError('connection refused by %s: is the vLLM service running and listening on that '
+                           'address and port? check url' % (where,))
+        err.refused = True
+        return err
+    if isinstance(exc, OSError) and exc.errno in CLIENT_ERRNOS:
+        return ClientResources('the load client could not open a connection to %s (%s): it ran out of file '
+                               'descriptors, ports or memory; raise its open-files limit (ulimit -n) or lower '
+                               'concurrency' % (where, exc.strerror or exc))
     if isinstance(exc, OSError):
         if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
             return ConnectError('%s is unreachable (%s): check the host address in url and the routing' % (where, exc.strerror))
@@ -207,6 +228,7 @@ class Connection(asyncio.Protocol):
         self.keep_alive = True
         self.requests = 0
         self.received = 0
+        self.last_rx = None       # when the last bytes arrived (the stall watchdog reads it)
         self._waiter = None
         self._sink = None
         self._timer = None
@@ -242,6 +264,7 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data):
         t = _perf()
+        self.last_rx = t
         self.received += len(data)
         try:
             self._feed(data, t)
@@ -257,6 +280,7 @@ class Connection(asyncio.Protocol):
             raise Disconnected('connection already closed', kind='stale')
         self.requests += 1
         self.received = 0
+        self.last_rx = None
         self._reset_parser()
         self._sink = sink
         w = self.loop.create_future()
@@ -302,6 +326,11 @@ class Connection(asyncio.Protocol):
         self.abort()
         if w is not None and not w.done():
             w.set_exception(RequestTimeout('no complete response within %.1f s' % timeout))
+
+    def stall(self, limit):
+        """Abort the response under way: no byte came for ``limit`` seconds after it started."""
+        self._fail(StallTimeout('no byte for %.1f s in the middle of a response (stall_timeout_s): the server '
+                                'stopped sending; see its log' % limit))
 
     def _fail(self, exc):
         self._cancel_timer()
@@ -518,6 +547,7 @@ class Pool(object):
         self.endpoint = endpoint
         self.loop = loop or asyncio.get_event_loop()
         self.idle = []
+        self.active = set()
         self.opened = 0
         self.reused = 0
         self._addrs = None
@@ -584,15 +614,23 @@ class Pool(object):
             conn.close()
         self.idle = []
 
+    def check_stalls(self, now, limit):
+        """Abort the responses that started and then sent nothing for ``limit`` seconds."""
+        for conn in list(self.active):
+            if conn.last_rx is not None and now - conn.last_rx > limit and conn._waiter is not None:
+                conn.stall(limit)
+
     async def request(self, data, sink=None, timeout=None, retry_stale=True):
         """Send one request, reusing a pooled connection; retry once on a stale keep-alive."""
         start = _perf()
         conn = await self.acquire(timeout)
         reused = conn.requests > 0
         remaining = None if timeout is None else max(0.001, timeout - (_perf() - start))
+        self.active.add(conn)
         try:
             resp = await conn.request(data, sink, remaining)
         except HttpError as exc:
+            self.active.discard(conn)
             conn.abort()
             if retry_stale and reused and exc.kind == 'stale':
                 remaining = None if timeout is None else max(0.001, timeout - (_perf() - start))
@@ -601,8 +639,10 @@ class Pool(object):
                 exc.kind = 'disconnect'
             raise
         except asyncio.CancelledError:
+            self.active.discard(conn)
             conn.abort()
             raise
+        self.active.discard(conn)
         self.release(conn)
         return resp
 

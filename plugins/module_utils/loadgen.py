@@ -2,51 +2,41 @@
 # Copyright: (c) 2026, inferops.vllm contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Load engine of the throughput gate (asyncio, standard library only).
+"""Load engine of the throughput gate (asyncio, standard library only): what one run does.
 
 Flow of ``run_gate``: readiness (``/health``, ``/v1/models``, model and ``max_model_len``) ->
-``/metrics`` probe -> prompt calibration (``/tokenize`` or ``usage.prompt_tokens``) -> warm-up ->
-``/metrics`` before -> measured load (closed loop at fixed concurrency or open loop at a constant
-or Poisson rate) -> ``/metrics`` after -> statistics, cross-check, client self-check, SLOs.
+``/metrics`` probe -> prompt calibration -> warm-up -> ``/metrics`` before (servers idle) ->
+measured load, ``trials`` times: a closed loop at fixed concurrency, an open loop at a rate,
+or a capacity search (open-loop steps, bracket then bisect, see capacity.py) -> ``/metrics``
+after (servers idle) -> statistics, cross-check, client self-check, SLOs, cost.
 
-Tokens are counted from the server's ``usage`` (``include_usage`` + ``continuous_usage_stats``);
-SSE chunks are only counted when a server sends no usage at all, and that fallback is reported.
+The parts: gateclient.py (servers, requests), loadsched.py (when requests leave),
+loadrecord.py (what each request brought), gatefigures.py (a phase's figures and who is to
+blame), loadstats.py (percentiles, the SLO table, verdicts), capacity.py (the search).
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import asyncio
-import json
-import os
-import random
-import re
+import math
 import time
 
-from ansible_collections.inferops.vllm.plugins.module_utils.httpclient import (
-    Endpoint, HttpError, Pool, fetch,
-)
 from ansible_collections.inferops.vllm.plugins.module_utils import loadstats
-from ansible_collections.inferops.vllm.plugins.module_utils.promparse import (
-    PromParseError, Snapshot, vllm_delta,
-)
+from ansible_collections.inferops.vllm.plugins.module_utils.capacity import CapacitySearch
+from ansible_collections.inferops.vllm.plugins.module_utils.gateclient import Gate, GateError
+from ansible_collections.inferops.vllm.plugins.module_utils.gatefigures import cross_check, phase_figures
+from ansible_collections.inferops.vllm.plugins.module_utils.httpclient import HttpError, fetch
+from ansible_collections.inferops.vllm.plugins.module_utils.loadrecord import Recorder, Tally
+from ansible_collections.inferops.vllm.plugins.module_utils.loadsched import Phase
+
+__all__ = ['DEFAULTS', 'Gate', 'GateError', 'normalize', 'run_gate']
 
 _perf = time.perf_counter
 
-# Common English words; most tokenizers encode each (with its leading space) as one token.
-WORDS = (
-    'the of and to in is that for it as was with be by on not he this are or his from at which but have an '
-    'had they you were their one all we can her has there been if more when will would who so no she other '
-    'its may these about than into only some could them what out time new up first two any very most our '
-    'then over also made after many such like did years way make just where well down must should back '
-    'each those people because good much through work water day part long last how get between own world '
-    'life still same great year old place see take number use three house small found under know right end '
-    'again while home man point land big few line set show hand high being name help every near off light '
-    'city tree state story open run keep game love page book side told paper music river car road sea field'
-).split()
-
 DEFAULTS = {
     'url': 'http://127.0.0.1:8000',
+    'urls': None,
     'model': None,
     'api': 'completions',
     'stream': True,
@@ -54,902 +44,102 @@ DEFAULTS = {
     'concurrency': None,
     'rate': None,
     'arrival': 'poisson',
+    'burstiness': 1.0,
     'duration_s': None,
     'num_requests': None,
     'warmup_requests': 8,
     'prompt_tokens': 128,
     'output_tokens': 128,
     'request_timeout_s': 60.0,
+    'stall_timeout_s': 30.0,
     'ready_timeout_s': 120.0,
+    'refused_timeout_s': 10.0,
     'api_key': None,
     'headers': None,
     'ca_path': None,
     'validate_certs': True,
     'metrics_url': None,
+    'metrics_urls': None,
     'cross_check': True,
     'on_inconclusive': 'fail',
     'client_max_cpu': 0.9,
     'client_max_lag_ms': 20.0,
     'host_cost_per_hour': None,
     'seed': None,
-    'min_output_tokens_per_s': None,
-    'min_total_tokens_per_s': None,
-    'min_requests_per_s': None,
-    'max_ttft_p95_ms': None,
-    'max_itl_p95_ms': None,
-    'max_tpot_p95_ms': None,
-    'max_e2e_p95_ms': None,
-    'max_error_rate': 0.0,
-    'max_token_mismatch': 0.0,
-    'min_goodput_ratio': None,
+    'trials': 1,
+    'capacity_precision': 0.05,
+    'capacity_budget_s': 300.0,
+    'capacity_step_s': 10.0,
+    'capacity_start_rate': None,
+    'capacity_min_rate': None,
+    'capacity_max_rate': None,
+    'slos': None,
 }
+for _slo in loadstats.SLOS:
+    DEFAULTS[_slo.name] = None
 DEFAULT_DURATION_S = 60.0
 DEFAULT_CLOSED_CONCURRENCY = 16
 DEFAULT_OPEN_CAP = 1024
-BREAKER_FAILURES = 20
-
-# Failures after which the server may have generated tokens the client never saw.
-_MAY_HAVE_GENERATED = ('timeout', 'disconnect', 'stream_error', 'bad_response', 'output_length', 'client_error')
-
-_CT_RE = re.compile(br'"completion_tokens"\s*:\s*(\d+)')
-
-
-class GateError(Exception):
-    """Readiness or configuration problem: the message says what is wrong and what to do."""
-
-    def __init__(self, message, result=None):
-        super(GateError, self).__init__(message)
-        self.message = message
-        self.result = result or {}
+# Open-loop cap derived from the rate: in flight = rate x time in system (Little's law), with
+# room for the latency to grow fourfold under load before the cap could bind.
+CAP_HEADROOM = 4.0
+CAP_MIN = 16
+CAP_MAX = 4096
+# Share of each capacity step left out as its warm-up (the queue starts empty).
+STEP_TRIM = 0.2
 
 
-def _error_text(body_text):
-    """The human part of an OpenAI/vLLM error body."""
-    try:
-        obj = json.loads(body_text)
-    except ValueError:
-        return body_text.strip()[:300]
-    if isinstance(obj, dict):
-        err = obj.get('error', obj)
-        if isinstance(err, dict):
-            return str(err.get('message') or err.get('detail') or err)[:300]
-        if err is not None and not isinstance(err, dict):
-            return str(err)[:300]
-        if 'detail' in obj:
-            return str(obj['detail'])[:300]
-        if 'message' in obj:
-            return str(obj['message'])[:300]
-    return body_text.strip()[:300]
+def normalize(opts):
+    """Options with defaults filled in and the SLO thresholds merged into ``slo_thresholds``.
 
-
-def _data_of(event):
-    """Payload of one SSE event block (lines joined), or None for comments/empty events."""
-    data = []
-    for line in event.split(b'\n'):
-        if line.startswith(b'data:'):
-            v = line[5:]
-            if v[:1] == b' ':
-                v = v[1:]
-            data.append(v)
-    if not data:
-        return None
-    return b'\n'.join(data)
-
-
-def _has_content(choices):
-    for c in choices:
-        if not isinstance(c, dict):
-            continue
-        if c.get('text'):
-            return True
-        delta = c.get('delta')
-        if isinstance(delta, dict) and (delta.get('content') or delta.get('reasoning_content')
-                                        or delta.get('reasoning') or delta.get('tool_calls')):
-            return True
-    return False
-
-
-class SSEStream(object):
-    """Sink for one streamed response: splits SSE events, times tokens, reads usage.
-
-    Fast path: once the stream has shown continuous usage, an event is a JSON object whose
-    ``completion_tokens`` is read with a regex (a quote inside a JSON string is always escaped,
-    so the pattern cannot match inside text); the first event, events without usage, error
-    events and the last event are fully decoded.
+    SLOs come as single options or as one ``slos`` dict (the validate role passes its
+    ``validate_slos`` through); naming one both ways is refused by the module.
     """
-
-    __slots__ = ('buf', 'events', 'ct', 'first_t', 'last_t', 'continuous', 'chunks', 'first_chunk_t',
-                 'last_chunk_t', 'final_ct', 'final_pt', 'pt', 'last_payload', 'done', 'malformed', 'error')
-
-    def __init__(self):
-        self.buf = b''
-        self.events = 0
-        self.ct = 0
-        self.first_t = None
-        self.last_t = None
-        self.continuous = False
-        self.chunks = 0
-        self.first_chunk_t = None
-        self.last_chunk_t = None
-        self.final_ct = None
-        self.final_pt = None
-        self.pt = None
-        self.last_payload = None
-        self.done = False
-        self.malformed = 0
-        self.error = None
-
-    def feed(self, data, t):
-        if self.buf:
-            data = self.buf + data
-        if b'\r' in data:
-            data = data.replace(b'\r\n', b'\n')
-        if b'\n\n' not in data:
-            self.buf = data
-            return
-        parts = data.split(b'\n\n')
-        self.buf = parts.pop()
-        for ev in parts:
-            if ev[:6] == b'data: ' and ev.find(b'\n', 6) < 0:
-                p = ev[6:]
-            else:
-                p = _data_of(ev)
-                if p is None:
-                    continue
-            if p == b'[DONE]':
-                self.done = True
-                continue
-            self.events += 1
-            if self.continuous and p[:1] == b'{' and p[-1:] == b'}':
-                m = _CT_RE.search(p)
-                if m is not None and b'"error"' not in p:
-                    ct = int(m.group(1))
-                    if ct > self.ct:
-                        if self.first_t is None:
-                            self.first_t = t
-                        self.last_t = t
-                        self.ct = ct
-                    self.last_payload = p
-                    continue
-            self._slow(p, t)
-
-    def _slow(self, p, t):
-        try:
-            obj = json.loads(p)
-        except ValueError:
-            self.malformed += 1
-            return
-        if not isinstance(obj, dict):
-            self.malformed += 1
-            return
-        err = obj.get('error')
-        if err:
-            self.error = _error_text(json.dumps(obj))
-            return
-        choices = obj.get('choices')
-        usage = obj.get('usage')
-        ct = None
-        if isinstance(usage, dict) and isinstance(usage.get('completion_tokens'), int):
-            ct = usage['completion_tokens']
-            if isinstance(usage.get('prompt_tokens'), int):
-                self.pt = usage['prompt_tokens']
-        if not isinstance(choices, list):
-            if ct is None:
-                self.malformed += 1
-            return
-        if ct is not None:
-            if choices:
-                self.continuous = True
-                if ct > self.ct:
-                    if self.first_t is None:
-                        self.first_t = t
-                    self.last_t = t
-                    self.ct = ct
-                self.last_payload = p
-            else:
-                self.final_ct = ct
-                self.final_pt = self.pt
-                self.last_payload = None
-        if choices and _has_content(choices):
-            self.chunks += 1
-            if self.first_chunk_t is None:
-                self.first_chunk_t = t
-            self.last_chunk_t = t
-
-    def finish(self):
-        """Return (tokens, source, first_t, last_t, prompt_tokens); source usage|chunks."""
-        if self.final_ct is None and self.last_payload is not None:
-            try:
-                obj = json.loads(self.last_payload)
-                usage = obj.get('usage') if isinstance(obj, dict) else None
-                if isinstance(usage, dict) and isinstance(usage.get('completion_tokens'), int):
-                    self.final_ct = usage['completion_tokens']
-                    if isinstance(usage.get('prompt_tokens'), int):
-                        self.final_pt = usage['prompt_tokens']
-            except ValueError:
-                self.malformed += 1
-        if self.first_t is not None:
-            first, last = self.first_t, self.last_t
-        else:
-            first, last = self.first_chunk_t, self.last_chunk_t
-        if self.final_ct is not None:
-            return self.final_ct, 'usage', first, last, self.final_pt if self.final_pt is not None else self.pt
-        if self.continuous:
-            return self.ct, 'usage', first, last, self.pt
-        return self.chunks, 'chunks', first, last, self.pt
-
-    def partial_tokens(self):
-        return self.ct if self.continuous else self.chunks
+    o = dict(DEFAULTS)
+    o.update(dict((k, v) for k, v in opts.items() if v is not None or k not in DEFAULTS))
+    thresholds = dict(loadstats.SLO_DEFAULTS)
+    for slo in loadstats.SLOS:
+        if o.get(slo.name) is not None:
+            thresholds[slo.name] = o[slo.name]
+    for name, value in (o.get('slos') or {}).items():
+        thresholds[name] = value
+    if not o['cross_check']:
+        thresholds['max_token_mismatch'] = None
+    o['slo_thresholds'] = thresholds
+    if o['mode'] == 'closed' and o['concurrency'] is None:
+        o['concurrency'] = DEFAULT_CLOSED_CONCURRENCY
+    if o['mode'] != 'capacity' and o['duration_s'] is None and o['num_requests'] is None:
+        o['duration_s'] = DEFAULT_DURATION_S
+    return o
 
 
-def _status_error(status, text, ctx):
-    """(kind, message) for a non-200 answer to a completion request."""
-    detail = _error_text(text)
-    if status in (401, 403):
-        if ctx.get('has_auth'):
-            return 'http_%d' % status, ('the server rejected the API key (HTTP %d): set api_key to the key the vLLM '
-                                        'server was started with (--api-key / VLLM_API_KEY)' % status)
-        return 'http_%d' % status, ('the server requires an API key (HTTP %d): set api_key (and keep it in a vault)'
-                                    % status)
-    if status == 404:
-        served = ctx.get('served') or []
-        return 'http_404', ('HTTP 404 (%s): model %r is not served here; served models: %s: set model to one of them'
-                            % (detail, ctx.get('model'), ', '.join(served) or 'unknown'))
-    if status == 400:
-        return 'http_400', ('HTTP 400 (%s): the server refused the request; check prompt_tokens + output_tokens '
-                            'against max_model_len and that the server is vLLM (ignore_eos, min_tokens)' % detail)
-    if status == 429:
-        return 'http_429', 'HTTP 429 (%s): the server or a proxy rate-limits this client' % detail
-    return 'http_%d' % status, "HTTP %d (%s): see the server's log" % (status, detail or 'no body')
-
-
-class Recorder(object):
-    """Per-phase counters and samples (cheap appends on the hot path)."""
-
-    def __init__(self, output_tokens):
-        self.asked = output_tokens
-        self.rows = []            # completed OK: (t_send, ttft, itl, e2e, tpot, tokens, prompt_tokens)
-        self.errors = {}
-        self.examples = {}
-        self.failed = 0
-        self.completed_http = 0   # full 200 responses, OK or not (server counts them as finished)
-        self.http_out_tokens = 0
-        self.http_prompt_tokens = 0
-        self.partial_tokens = 0   # tokens seen in failed requests
-        self.unseen_tokens_max = 0  # tokens a failed request may have generated unseen
-        self.maybe_generated = 0  # failed requests the server may have finished
-        self.sources = {'usage': 0, 'chunks': 0}
-        self.malformed_events = 0
-        self.missing_done = 0
-        self.length_mismatch = 0
-        self.lateness = []
-        self.first_send = None
-        self.last_end = None
-        self.prompt_max = 0
-        self.prompt_unknown = 0   # complete responses without usage.prompt_tokens
-        self.consecutive_failures = 0
-
-    def fail(self, kind, message, partial=0, may_generate=None):
-        self.failed += 1
-        self.consecutive_failures += 1
-        self.errors[kind] = self.errors.get(kind, 0) + 1
-        if kind not in self.examples:
-            self.examples[kind] = message
-        if may_generate is None:
-            may_generate = kind in _MAY_HAVE_GENERATED or kind.startswith('http_5')
-        self.partial_tokens += partial or 0
-        if may_generate:
-            self.maybe_generated += 1
-            self.unseen_tokens_max += max(0, self.asked - (partial or 0))
-
-
-class Gate(object):
-    """One gate run against one OpenAI-compatible endpoint."""
-
-    def __init__(self, opts):
-        o = dict(DEFAULTS)
-        o.update(dict((k, v) for k, v in opts.items() if v is not None or k not in DEFAULTS))
-        self.o = o
-        if o['concurrency'] is None:
-            o['concurrency'] = DEFAULT_CLOSED_CONCURRENCY if o['mode'] == 'closed' else DEFAULT_OPEN_CAP
-        if o['duration_s'] is None and o['num_requests'] is None:
-            o['duration_s'] = DEFAULT_DURATION_S
-        self.seed = o['seed'] if o['seed'] is not None else int.from_bytes(os.urandom(4), 'big')
-        self.rng = random.Random(self.seed)
-        timeout = float(o['request_timeout_s'])
-        try:
-            self.endpoint = Endpoint(o['url'], api_key=o['api_key'], headers=o['headers'],
-                                     validate_certs=o['validate_certs'], ca_path=o['ca_path'],
-                                     connect_timeout=min(10.0, timeout))
-            murl = o['metrics_url'] or (self.endpoint.url + '/metrics')
-            self.metrics_endpoint = Endpoint(murl.rsplit('/metrics', 1)[0] if murl.endswith('/metrics') else murl,
-                                             api_key=o['api_key'], headers=o['headers'],
-                                             validate_certs=o['validate_certs'], ca_path=o['ca_path'],
-                                             connect_timeout=min(10.0, timeout))
-            self.metrics_path = '/metrics' if murl.endswith('/metrics') else ''
-        except HttpError as exc:
-            raise GateError(exc.message)
-        self.metrics_url = murl
-        self.timeout = timeout
-        self.warnings = []
-        self.pool = None
-        self.mpool = None
-        self.model = o['model']
-        self.served = []
-        self.words = list(WORDS)
-        self.n_words = max(1, int(o['prompt_tokens']))
-        self.has_tokenize = None
-        self._prefix = None
-        self._body_head = None
-        self._body_tail = None
-
-    # -- helpers ---------------------------------------------------------------------------
-    def _ctx(self):
-        return {'has_auth': self.endpoint.has_auth, 'served': self.served, 'model': self.model}
-
-    def _path(self):
-        return '/v1/chat/completions' if self.o['api'] == 'chat' else '/v1/completions'
-
-    def _prepare_bodies(self):
-        o = self.o
-        fixed = {'model': self.model, 'max_tokens': int(o['output_tokens']), 'min_tokens': int(o['output_tokens']),
-                 'ignore_eos': True, 'stream': bool(o['stream'])}
-        if o['stream']:
-            fixed['stream_options'] = {'include_usage': True, 'continuous_usage_stats': True}
-        tail = json.dumps(fixed, separators=(',', ':'))[1:]
-        if o['api'] == 'chat':
-            self._body_head = b'{"messages":[{"role":"user","content":'
-            self._body_tail = b'}],' + tail.encode('utf-8')
-        else:
-            self._body_head = b'{"prompt":'
-            self._body_tail = b',' + tail.encode('utf-8')
-        accept = 'text/event-stream' if o['stream'] else 'application/json'
-        self._prefix = self.endpoint.request_prefix('POST', self._path(), accept=accept)
-
-    def make_prompt(self, n_words=None):
-        n = self.n_words if n_words is None else n_words
-        return ' '.join(self.rng.choices(self.words, k=n))
-
-    def make_request(self, prompt=None):
-        if prompt is None:
-            prompt = self.make_prompt()
-        body = self._body_head + json.dumps(prompt).encode('utf-8') + self._body_tail
-        return self._prefix + str(len(body)).encode('ascii') + b'\r\n\r\n' + body
-
-    # -- readiness -------------------------------------------------------------------------
-    async def wait_ready(self):
-        o = self.o
-        ready_timeout = float(o['ready_timeout_s'])
-        start = _perf()
-        deadline = start + ready_timeout
-        attempts = 0
-        last = None
-        health = None
-        while True:
-            attempts += 1
-            remaining = max(0.2, deadline - _perf())
-            try:
-                resp = await fetch(self.pool, 'GET', '/health', timeout=min(remaining, 10.0))
-                if resp.status in (200, 404, 405):
-                    health = 'ok' if resp.status == 200 else 'absent'
-                    resp = await fetch(self.pool, 'GET', '/v1/models', timeout=min(remaining, 10.0))
-                    if resp.status == 200:
-                        return self._models_ready(resp, health, attempts, _perf() - start)
-                    if resp.status in (401, 403):
-                        raise GateError(_status_error(resp.status, resp.text(), self._ctx())[1] + ' (GET /v1/models)')
-                    last = 'GET /v1/models answered HTTP %d: %s' % (resp.status, _error_text(resp.text()))
-                else:
-                    last = 'GET /health answered HTTP %d %s (the server is not ready yet)' % (resp.status, resp.reason)
-            except HttpError as exc:
-                last = exc.message
-                if exc.kind in ('tls', 'config', 'dns'):
-                    raise GateError(exc.message)
-            if _perf() >= deadline:
-                raise GateError('%s was not ready within ready_timeout_s=%s (%d attempts): %s'
-                                % (self.endpoint.url, o['ready_timeout_s'], attempts, last))
-            await asyncio.sleep(min(1.0, max(0.05, deadline - _perf())))
-
-    def _models_ready(self, resp, health, attempts, waited):
-        try:
-            data = json.loads(resp.body.decode('utf-8'))
-            models = [m for m in data.get('data', []) if isinstance(m, dict) and m.get('id')]
-        except (ValueError, AttributeError, UnicodeDecodeError):
-            raise GateError('GET /v1/models did not return an OpenAI model list: is url the OpenAI-compatible '
-                            'API of vLLM? got %r' % resp.text(200))
-        self.served = [m['id'] for m in models]
-        if not models:
-            raise GateError('GET /v1/models lists no model: the server has not loaded one; check its logs')
-        if self.model is None:
-            if len(models) != 1:
-                raise GateError('several models are served (%s): set model to one of them' % ', '.join(self.served))
-            self.model = models[0]['id']
-        chosen = [m for m in models if m['id'] == self.model]
-        if not chosen:
-            raise GateError('model %r is not served at %s; served models: %s: set model to one of them'
-                            % (self.model, self.endpoint.url, ', '.join(self.served)))
-        mml = chosen[0].get('max_model_len')
-        need = int(self.o['prompt_tokens']) + int(self.o['output_tokens'])
-        if isinstance(mml, int) and need > mml:
-            raise GateError('prompt_tokens (%s) + output_tokens (%s) = %d exceeds max_model_len %d of model %r: '
-                            'lower prompt_tokens/output_tokens or serve the model with a larger --max-model-len'
-                            % (self.o['prompt_tokens'], self.o['output_tokens'], need, mml, self.model))
-        if not isinstance(mml, int):
-            self.warnings.append('/v1/models does not report max_model_len; prompt + output length not checked')
-        return {'health': health, 'attempts': attempts, 'waited_s': round(waited, 3), 'served_models': self.served,
-                'model': self.model, 'max_model_len': mml if isinstance(mml, int) else None}
-
-    # -- /metrics --------------------------------------------------------------------------
-    async def scrape(self):
-        resp = await fetch(self.mpool, 'GET', self.metrics_path, timeout=min(self.timeout, 10.0))
-        if resp.status != 200:
-            raise HttpError('GET %s answered HTTP %d' % (self.metrics_url, resp.status), kind='metrics')
-        try:
-            return Snapshot(resp.body.decode('utf-8', 'replace'), _perf())
-        except PromParseError as exc:
-            raise HttpError('%s is not Prometheus text: %s' % (self.metrics_url, exc), kind='metrics')
-
-    async def probe_metrics(self):
-        try:
-            snap = await self.scrape()
-        except HttpError as exc:
-            return {'available': False, 'reason': exc.message}
-        if not snap.has('vllm:generation_tokens_total'):
-            return {'available': False, 'reason': '%s has no vllm:generation_tokens_total (not a vLLM server, or a '
-                                                  'proxy in front of it)' % self.metrics_url}
-        return {'available': True, 'models': snap.model_names()}
-
-    # -- calibration -----------------------------------------------------------------------
-    async def _tokenize(self, text, raw=False):
-        if self.o['api'] == 'chat' and not raw:
-            payload = {'model': self.model, 'messages': [{'role': 'user', 'content': text}],
-                       'add_generation_prompt': True}
-        else:
-            payload = {'model': self.model, 'prompt': text}
-        resp = await fetch(self.pool, 'POST', '/tokenize', json.dumps(payload).encode('utf-8'), timeout=self.timeout)
-        if resp.status != 200:
-            raise HttpError('POST /tokenize answered HTTP %d: %s' % (resp.status, _error_text(resp.text())),
-                            kind='http_%d' % resp.status)
-        obj = json.loads(resp.body.decode('utf-8'))
-        if isinstance(obj.get('count'), int):
-            return obj['count']
-        return len(obj['tokens'])
-
-    async def _usage_count(self, text):
-        o = self.o
-        payload = {'model': self.model, 'max_tokens': 1, 'stream': False}
-        if o['api'] == 'chat':
-            payload['messages'] = [{'role': 'user', 'content': text}]
-        else:
-            payload['prompt'] = text
-        resp = await fetch(self.pool, 'POST', self._path(), json.dumps(payload).encode('utf-8'), timeout=self.timeout)
-        if resp.status != 200:
-            kind, msg = _status_error(resp.status, resp.text(), self._ctx())
-            raise GateError('prompt calibration request failed: ' + msg)
-        try:
-            usage = json.loads(resp.body.decode('utf-8')).get('usage') or {}
-            return int(usage['prompt_tokens'])
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise GateError('the server returned no usage.prompt_tokens to calibrate prompt length: enable usage '
-                            'reporting (vLLM does by default) or use a server with /tokenize')
-
-    async def calibrate(self):
-        target = int(self.o['prompt_tokens'])
-        info = {'target_tokens': target}
-        counter = None
-        try:
-            await self._tokenize('hello')
-            self.has_tokenize = True
-            counter = self._tokenize
-            info['source'] = 'tokenize'
-        except (HttpError, ValueError, KeyError, TypeError, AttributeError):
-            self.has_tokenize = False
-            counter = self._usage_count
-            info['source'] = 'usage.prompt_tokens'
-        if self.has_tokenize:
-            # Keep the words that are exactly one token after a space.
-            base = await self._tokenize('the', raw=True)
-            counts = await asyncio.gather(*[self._tokenize('the ' + w, raw=True) for w in WORDS])
-            single = [w for w, c in zip(WORDS, counts) if c - base == 1]
-            info['single_token_words'] = len(single)
-            if len(single) >= 16:
-                self.words = single
-        # Two points give overhead (template, BOS) and tokens per word.
-        n1 = max(2, target // 4)
-        n2 = max(n1 + 2, target // 2)
-        c1 = await counter(self.make_prompt(n1))
-        c2 = await counter(self.make_prompt(n2))
-        slope = max(0.05, (c2 - c1) / float(n2 - n1))
-        overhead = c1 - slope * n1
-        n = max(1, int(round((target - overhead) / slope)))
-        c = None
-        for _i in range(4):
-            c = await counter(self.make_prompt(n))
-            if c == target:
-                break
-            step = int(round((target - c) / slope)) or (1 if target > c else -1)
-            if n + step < 1:
-                break
-            n += step
-        self.n_words = n
-        info.update({'words': n, 'tokens_per_word': round(slope, 4), 'overhead_tokens': round(overhead, 2),
-                     'sample_tokens': c})
-        if overhead > target:
-            self.warnings.append('prompt_tokens %d is below the fixed prompt overhead (%.0f tokens, e.g. the chat '
-                                 'template): prompts will be longer than asked' % (target, overhead))
-        return info
-
-    # -- load ------------------------------------------------------------------------------
-    async def run_phase(self, rec, concurrency, num_requests, duration_s, mode='closed', rate=None,
-                        arrival='poisson', monitor=False):
-        phase = _Phase(self, rec, concurrency, num_requests, duration_s, mode, rate, arrival)
-        return await phase.run(monitor)
-
-
-class _Phase(object):
-    """One batch of requests (warm-up or measurement) with its scheduler and self-check."""
-
-    def __init__(self, gate, rec, concurrency, num_requests, duration_s, mode, rate, arrival):
-        self.g = gate
-        self.rec = rec
-        self.concurrency = int(concurrency)
-        self.num = num_requests
-        self.duration = duration_s
-        self.mode = mode
-        self.rate = rate
-        self.arrival = arrival
-        self.issued = 0
-        self.inflight = 0
-        self.max_inflight = 0
-        self.area = 0.0
-        self.last_change = None
-        self.start = None
-        self.deadline = None
-        self.stop_t = None
-        self.stop_area = None
-        self.stopped_early = None
-        self.lags = []
-        self.cap_waits = 0
-        self.cap_wait_s = 0.0
-        self._slot = None
-        self._done = False
-
-    def _may_issue(self):
-        if self.stop_t is not None:
-            return False
-        now = _perf()
-        rec = self.rec
-        stop = None
-        if self.num is not None and self.issued >= self.num:
-            stop = 'count'
-        elif self.deadline is not None and now >= self.deadline:
-            stop = 'duration'
-        elif rec.failed >= BREAKER_FAILURES and not rec.rows and rec.completed_http == 0:
-            stop = 'breaker'
-            self.stopped_early = ('stopped after the first %d requests all failed (%s)'
-                                  % (rec.failed, ', '.join('%s: %d' % kv for kv in sorted(rec.errors.items()))))
-        elif rec.consecutive_failures >= max(BREAKER_FAILURES, 2 * self.concurrency):
-            stop = 'breaker'
-            self.stopped_early = ('stopped after %d failures in a row (%s): the server stopped serving during the run'
-                                  % (rec.consecutive_failures,
-                                     ', '.join('%s: %d' % kv for kv in sorted(rec.errors.items()))))
-        if stop is None:
-            return True
-        self._mark_stop(now)
-        return False
-
-    def _mark_stop(self, now):
-        if self.stop_t is None:
-            self.stop_t = now
-            self.stop_area = self.area + self.inflight * (now - self.last_change)
-
-    def _track(self, t, d):
-        self.area += self.inflight * (t - self.last_change)
-        self.last_change = t
-        self.inflight += d
-        if self.inflight > self.max_inflight:
-            self.max_inflight = self.inflight
-        if d < 0 and self._slot is not None and not self._slot.done():
-            self._slot.set_result(None)
-
-    async def _one(self, scheduled, counted=False):
-        g = self.g
-        rec = self.rec
-        data = g.make_request()
-        sink = SSEStream() if g.o['stream'] else None
-        t0 = _perf()
-        if not counted:
-            self._track(t0, 1)
-        if rec.first_send is None:
-            rec.first_send = t0
-        if scheduled is not None:
-            rec.lateness.append(t0 - scheduled)
-        try:
-            resp = await g.pool.request(data, sink, g.timeout)
-            t1 = _perf()
-            self._record(resp, sink, t0, t1)
-        except HttpError as exc:
-            t1 = _perf()
-            partial = sink.partial_tokens() if sink is not None else 0
-            msg = exc.message
-            if exc.kind == 'timeout' and sink is not None:
-                msg = ('no complete response within request_timeout_s=%s (%d tokens received): raise '
-                       'request_timeout_s, or find out why the server stalls' % (g.o['request_timeout_s'], partial))
-            rec.fail(exc.kind, msg, partial)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # pylint: disable=broad-except
-            t1 = _perf()
-            rec.fail('client_error', 'unexpected client error: %r' % (exc,))
-        self._track(t1, -1)
-        rec.last_end = t1
-
-    def _record(self, resp, sink, t0, t1):
-        g = self.g
-        rec = self.rec
-        if resp.status != 200:
-            kind, msg = _status_error(resp.status, resp.text(), g._ctx())
-            rec.fail(kind, msg)
-            return
-        asked = rec.asked
-        if sink is not None:
-            if sink.buf.strip():
-                sink.feed(b'\n\n', t1)
-            tokens, source, first, last, pt = sink.finish()
-            rec.malformed_events += sink.malformed
-            if sink.error:
-                rec.fail('stream_error', "error event in the stream: %s: see the server's log" % sink.error,
-                         sink.partial_tokens())
-                return
-            if not sink.done:
-                rec.missing_done += 1
-            if source == 'chunks' and tokens == 0:
-                if sink.events == 0:
-                    rec.fail('bad_response', 'HTTP 200 but no SSE events in the body: is this an OpenAI-compatible '
-                                             'streaming endpoint?')
-                else:
-                    rec.fail('bad_response', 'HTTP 200 but neither usage nor tokens could be read from %d SSE events '
-                                             '(%d not valid JSON)' % (sink.events, sink.malformed))
-                return
-        else:
-            try:
-                obj = json.loads(resp.body.decode('utf-8'))
-                usage = obj.get('usage') or {}
-                tokens = int(usage['completion_tokens'])
-                pt = usage.get('prompt_tokens')
-                source = 'usage'
-            except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
-                rec.fail('bad_response', 'HTTP 200 without a JSON body carrying usage.completion_tokens: %s'
-                         % resp.text(200))
-                return
-            first = last = None
-        rec.completed_http += 1
-        rec.http_out_tokens += tokens
-        if isinstance(pt, int):
-            rec.http_prompt_tokens += pt
-            if pt > rec.prompt_max:
-                rec.prompt_max = pt
-        else:
-            rec.prompt_unknown += 1
-        rec.sources[source] += 1
-        if source == 'usage' and tokens != asked:
-            rec.length_mismatch += 1
-            rec.fail('output_length', 'usage.completion_tokens %d where %d were asked: the server did not honour '
-                     'ignore_eos/min_tokens (use vLLM, or a proxy that passes these fields)' % (tokens, asked),
-                     0, may_generate=False)  # its tokens are already in http_out_tokens
-            return
-        e2e = t1 - t0
-        ttft = (first - t0) if first is not None else None
-        itl = ((last - first) / (tokens - 1)) if (first is not None and tokens > 1) else None
-        tpot = (e2e / tokens) if tokens else None
-        rec.rows.append((t0, ttft, itl, e2e, tpot, tokens, pt))
-        rec.consecutive_failures = 0
-
-    async def _worker(self):
-        while self._may_issue():
-            self.issued += 1
-            await self._one(None)
-
-    async def _arrivals(self):
-        loop = asyncio.get_running_loop()
-        tasks = set()
-        rng = self.g.rng
-        rate = float(self.rate)
-        next_t = self.start
-        while True:
-            if self.deadline is not None and next_t >= self.deadline:
-                self._mark_stop(_perf())
-                break
-            delay = next_t - _perf()
-            if delay > 0.0005:
-                await asyncio.sleep(delay)
-            if not self._may_issue():
-                break
-            if self.inflight >= self.concurrency:
-                w0 = _perf()
-                self.cap_waits += 1
-                while self.inflight >= self.concurrency:
-                    self._slot = loop.create_future()
-                    await self._slot
-                self._slot = None
-                self.cap_wait_s += _perf() - w0
-            self.issued += 1
-            # counted in flight from now on, so that a burst of arrivals cannot overshoot the cap
-            self._track(_perf(), 1)
-            task = loop.create_task(self._one(next_t, counted=True))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-            next_t += (1.0 / rate) if self.arrival == 'constant' else rng.expovariate(rate)
-        if tasks:
-            await asyncio.gather(*tasks)
-
-    async def _lag_monitor(self, interval=0.01):
-        while not self._done:
-            t = _perf()
-            await asyncio.sleep(interval)
-            self.lags.append(_perf() - t - interval)
-
-    async def run(self, monitor=False):
-        loop = asyncio.get_running_loop()
-        mon = loop.create_task(self._lag_monitor()) if monitor else None
-        cpu0 = time.thread_time()
-        pcpu0 = time.process_time()
-        self.start = self.last_change = _perf()
-        epoch0 = time.time()
-        if self.duration is not None:
-            self.deadline = self.start + float(self.duration)
-        try:
-            if self.mode == 'open':
-                await self._arrivals()
-            else:
-                n = self.concurrency if self.num is None else min(self.concurrency, self.num)
-                await asyncio.gather(*[self._worker() for _i in range(max(1, n))])
-        finally:
-            self._done = True
-            end = _perf()
-            if mon is not None:
-                mon.cancel()
-                try:
-                    await mon
-                except asyncio.CancelledError:
-                    pass
-        self._mark_stop(end)
-        return {
-            'start': self.start, 'end': end, 'stop': self.stop_t, 'epoch0': epoch0 - self.start,
-            'cpu_s': time.thread_time() - cpu0, 'process_cpu_s': time.process_time() - pcpu0,
-            'issued': self.issued, 'mean_inflight': (self.stop_area / (self.stop_t - self.start))
-            if self.stop_t > self.start else 0.0,
-            'max_inflight': self.max_inflight, 'lags': self.lags, 'cap_waits': self.cap_waits,
-            'cap_wait_s': self.cap_wait_s, 'stopped_early': self.stopped_early,
-        }
+def derived_cap(rate, e2e_s):
+    """The open loop's in-flight cap when none is given: rate x expected E2E x headroom."""
+    if not e2e_s:
+        return DEFAULT_OPEN_CAP
+    return int(max(CAP_MIN, min(CAP_MAX, math.ceil(float(rate) * e2e_s * CAP_HEADROOM))))
 
 
 def _r(v, digits=3):
     return None if v is None else round(v, digits)
 
 
-def _cross_check(rec, before, after, model):
-    """Compare the client's counts with the server's /metrics deltas."""
-    d = vllm_delta(before, after, model)
-    out_low = rec.http_out_tokens + rec.partial_tokens
-    out_high = out_low + rec.unseen_tokens_max
-    req_low = rec.completed_http
-    req_high = req_low + rec.maybe_generated
-    pt_low = rec.http_prompt_tokens
-    pt_high = pt_low + rec.maybe_generated * rec.prompt_max
-    checks = {}
-    worst = 0.0
-    for key, server, low, high in (('output_tokens', d['generation_tokens'], out_low, out_high),
-                                   ('requests', d['requests_success'], req_low, req_high),
-                                   ('prompt_tokens', d['prompt_tokens'], pt_low, pt_high)):
-        entry = {'client': low if low == high else [low, high], 'server': server}
-        if key == 'prompt_tokens' and rec.prompt_unknown:
-            entry.update({'client': None, 'difference': None, 'relative': None,
-                          'note': '%d responses gave no usage.prompt_tokens' % rec.prompt_unknown})
-        elif server is None:
-            entry['difference'] = None
-            entry['relative'] = None
-        else:
-            diff = loadstats.bounded_difference(server, low, high)
-            rel = abs(diff) / float(max(low, 1))
-            entry['difference'] = diff
-            entry['relative'] = round(rel, 6)
-            worst = max(worst, rel)
-        checks[key] = entry
-    exact = rec.maybe_generated == 0
-    out = {'available': True, 'exact': exact, 'counts': checks, 'mismatch': round(worst, 6),
-           'server': d, 'ok': worst == 0.0}
-    if not exact:
-        out['note'] = ('%d failed requests may have generated tokens the client did not see; the client counts are '
-                       'given as [seen, seen + possible] bounds' % rec.maybe_generated)
-    if d['missing']:
-        out['note'] = (out.get('note', '') + ' missing server metrics: %s' % ', '.join(d['missing'])).strip()
-    if d['reset']:
-        out['note'] = (out.get('note', '') + ' a server counter went backwards: the server restarted during the '
-                       'run').strip()
-    return out
-
-
-# Below these the self-check criteria are reported but not applied: connection set-up (TLS
-# handshakes) dominates a very short window, and a p95 of a handful of lag samples is noise.
-MIN_LAG_SAMPLES = 20
-MIN_CPU_WINDOW_S = 0.25
-MIN_CONCURRENCY_WINDOW_S = 1.0
-
-
-def _client_check(o, stats, rec, window_s):
-    reasons = []
-    phase_s = stats['end'] - stats['start']
-    cpu_util = stats['cpu_s'] / phase_s if phase_s > 0 else 0.0
-    lags = sorted(stats['lags'])
-    lag = loadstats.summarize(lags)
-    lat = loadstats.summarize(rec.lateness)
-    asked_c = int(o['concurrency'])
-    if phase_s >= MIN_CPU_WINDOW_S and cpu_util >= float(o['client_max_cpu']):
-        reasons.append('client CPU %.0f%% of one core >= client_max_cpu %.0f%%' % (100 * cpu_util, 100 * o['client_max_cpu']))
-    if lag['count'] >= MIN_LAG_SAMPLES and lag['p95'] > float(o['client_max_lag_ms']):
-        reasons.append('client event-loop lag p95 %.1f ms > client_max_lag_ms %s' % (lag['p95'], o['client_max_lag_ms']))
-    out = {'cpu_s': _r(stats['cpu_s']), 'process_cpu_s': _r(stats['process_cpu_s']), 'cpu_util': _r(cpu_util, 4),
-           'loop_lag_ms': lag, 'concurrency': {'asked': asked_c, 'max_in_flight': stats['max_inflight']}}
-    if o['mode'] == 'closed':
-        ach = stats['mean_inflight']
-        n_exp = asked_c if o['num_requests'] is None else min(asked_c, int(o['num_requests']))
-        out['concurrency']['achieved_mean'] = _r(ach, 2)
-        span = (stats['stop'] or stats['end']) - stats['start']
-        if n_exp > 0 and span >= MIN_CONCURRENCY_WINDOW_S and ach < 0.85 * n_exp and not stats['stopped_early']:
-            reasons.append('achieved mean concurrency %.1f < 85%% of the asked %d' % (ach, n_exp))
-    else:
-        span = (stats['stop'] - stats['start']) if stats['stop'] else window_s
-        achieved_rate = stats['issued'] / span if span > 0 else 0.0
-        out['schedule_lateness_ms'] = lat
-        out['rate'] = {'asked': o['rate'], 'achieved': _r(achieved_rate, 3), 'arrival': o['arrival']}
-        out['concurrency']['achieved_mean'] = _r(stats['mean_inflight'], 2)
-        out['cap_waits'] = stats['cap_waits']
-        if lat['count'] >= MIN_LAG_SAMPLES and lat['p95'] > float(o['client_max_lag_ms']) and not stats['cap_waits']:
-            reasons.append('requests left p95 %.1f ms behind schedule > client_max_lag_ms %s'
-                           % (lat['p95'], o['client_max_lag_ms']))
-        if stats['cap_waits']:
-            out['note'] = ('%d arrivals waited for a free slot under the concurrency cap %d (the server could not keep '
-                           'up with the asked rate)' % (stats['cap_waits'], asked_c))
-    if phase_s < MIN_CONCURRENCY_WINDOW_S:
-        out['note'] = ((out.get('note', '') + ' ').lstrip() + 'the window (%.2f s) is too short to judge every '
-                       'self-check criterion; gate for at least a few seconds' % phase_s)
-    out['saturated'] = bool(reasons)
-    out['reasons'] = reasons
-    return out
-
-
-async def _settled_after(gate, rec, before, model):
-    """Scrape /metrics after the run until the server's counters agree or stop moving (<= ~2 s)."""
-    after = None
-    cc = None
-    prev = None
-    for _i in range(9):
-        after = await gate.scrape()
-        cc = _cross_check(rec, before, after, model)
-        key = (cc['server']['generation_tokens'], cc['server']['requests_success'], cc['server']['prompt_tokens'])
-        if cc['ok'] or (prev is not None and key == prev and _i >= 3):
-            break
-        prev = key
-        await asyncio.sleep(0.25)
-    return after, cc
-
-
+# -- one run ------------------------------------------------------------------------------
 async def run_gate_async(opts, check_mode=False):
-    gate = Gate(opts)
-    o = gate.o
-    loop = asyncio.get_running_loop()
-    gate.pool = Pool(gate.endpoint, loop)
-    gate.mpool = Pool(gate.metrics_endpoint, loop)
-    result = {'url': gate.endpoint.url, 'api': o['api'], 'stream': o['stream'], 'mode': o['mode'],
-              'seed': gate.seed, 'warnings': gate.warnings}
+    o = normalize(opts)
+    gate = Gate(o)
+    gate.open(asyncio.get_running_loop())
+    result = {'url': gate.url, 'api': o['api'], 'stream': o['stream'], 'mode': o['mode'], 'seed': gate.seed,
+              'warnings': gate.warnings}
+    if len(gate.endpoints) > 1:
+        result['urls'] = [e.url for e in gate.endpoints]
     try:
         return await _run(gate, result, check_mode)
     except GateError as exc:
         exc.result = result
         raise
     finally:
-        gate.pool.close()
-        gate.mpool.close()
+        gate.close()
 
 
 async def _run(gate, result, check_mode):
@@ -959,196 +149,491 @@ async def _run(gate, result, check_mode):
     metrics = {'available': False, 'reason': 'cross_check is false'}
     if o['cross_check']:
         metrics = await gate.probe_metrics()
-    result['metrics_probe'] = dict(metrics, url=gate.metrics_url)
+    result['metrics_probe'] = dict(metrics, urls=gate.metrics_urls)
     result['config'] = dict((k, o[k]) for k in (
-        'concurrency', 'rate', 'arrival', 'duration_s', 'num_requests', 'warmup_requests', 'prompt_tokens',
-        'output_tokens', 'request_timeout_s'))
+        'concurrency', 'rate', 'arrival', 'burstiness', 'duration_s', 'num_requests', 'warmup_requests',
+        'prompt_tokens', 'output_tokens', 'request_timeout_s', 'stall_timeout_s', 'trials'))
+    result['config']['slos'] = dict((k, v) for k, v in o['slo_thresholds'].items() if v is not None)
+    if o['mode'] == 'capacity':
+        result['config'].update(dict((k, o[k]) for k in (
+            'capacity_precision', 'capacity_budget_s', 'capacity_step_s', 'capacity_start_rate')))
     if check_mode:
         result['verdict'] = 'not_run'
-        result['msg'] = 'check mode: %s is ready and serves %r; no load was sent' % (gate.endpoint.url, gate.model)
+        result['msg'] = 'check mode: %s is ready and serves %r; no load was sent' % (gate.url, gate.model)
         if o['cross_check'] and not metrics['available']:
             gate.warnings.append('cross-check will be impossible: %s' % metrics['reason'])
         return result
     result['prompt'] = await gate.calibrate()
-    gate._prepare_bodies()
-
-    # Warm-up: results discarded, /metrics "before" taken afterwards.
-    n_warm = int(o['warmup_requests'])
-    if n_warm > 0:
-        wrec = Recorder(int(o['output_tokens']))
-        await gate.run_phase(wrec, min(n_warm, int(o['concurrency'])), n_warm, None)
-        result['warmup'] = {'requests': n_warm, 'failed': wrec.failed, 'errors': wrec.errors}
-        if wrec.failed == n_warm:
-            kind = sorted(wrec.errors.items(), key=lambda kv: -kv[1])[0][0]
-            raise GateError('all %d warm-up requests failed: %s' % (n_warm, wrec.examples[kind]))
+    gate.prepare_bodies()
+    e2e_ref = await _warmup(gate, result, Tally(int(o['output_tokens'])))
+    tally = Tally(int(o['output_tokens']))    # what the cross-check compares: everything after "before"
 
     before = None
     if metrics['available']:
         try:
-            before = await gate.scrape()
+            before, waited, busy = await gate.idle_snapshots()
+            if busy:
+                gate.warnings.append('the server was still busy %.0f s after the warm-up (other traffic?): the '
+                                     'cross-check may count requests the gate did not send' % waited)
         except HttpError as exc:
             metrics = {'available': False, 'reason': exc.message}
 
-    rec = Recorder(int(o['output_tokens']))
-    stats = await gate.run_phase(rec, o['concurrency'], o['num_requests'], o['duration_s'], o['mode'], o['rate'],
-                                 o['arrival'], monitor=True)
+    stop = asyncio.Event()
+    watcher = asyncio.ensure_future(gate.watch_stalls(stop))
+    try:
+        trials = []
+        for n in range(int(o['trials'])):
+            if o['mode'] == 'capacity':
+                trials.append(await _capacity_trial(gate, result, tally, e2e_ref, n))
+            else:
+                trials.append(await _measured_trial(gate, tally, e2e_ref))
+    finally:
+        stop.set()
+        await watcher
 
     cross = {'available': False, 'reason': metrics.get('reason')}
     if metrics['available'] and before is not None:
         try:
-            _after, cross = await _settled_after(gate, rec, before, gate.model)
+            cross = await _settled_cross_check(gate, tally, before)
         except HttpError as exc:
             cross = {'available': False, 'reason': exc.message}
-    cross['metrics_url'] = gate.metrics_url
-
-    _assemble(gate, result, rec, stats, cross)
+    cross['metrics_urls'] = gate.metrics_urls
+    _assemble(gate, result, trials, cross)
     return result
 
 
-def _assemble(gate, result, rec, stats, cross):
+async def _warmup(gate, result, tally):
+    """Warm-up requests (discarded); returns the median time a request spends in the server."""
     o = gate.o
-    rows = rec.rows
-    first = rec.first_send if rec.first_send is not None else stats['start']
-    last = rec.last_end if rec.last_end is not None else stats['end']
-    window = max(1e-9, last - first)
-    completed = len(rows)
-    total = completed + rec.failed
-    out_tokens = sum(r[5] for r in rows)
-    prompt_tokens = sum(r[6] for r in rows if isinstance(r[6], int))
-    summary = {
-        'ttft': loadstats.summarize([r[1] for r in rows]),
-        'itl': loadstats.summarize([r[2] for r in rows]),
-        'tpot': loadstats.summarize([r[4] for r in rows]),
-        'e2e': loadstats.summarize([r[3] for r in rows]),
+    n_warm = int(o['warmup_requests'])
+    if n_warm <= 0:
+        return None
+    rec = Recorder(tally)
+    conc = min(n_warm, int(o['concurrency'] or DEFAULT_CLOSED_CONCURRENCY))
+    await Phase(rec, gate.sender(rec), conc, n_warm).run()
+    result['warmup'] = {'requests': n_warm, 'failed': len(rec.failed()), 'errors': rec.errors}
+    if len(rec.failed()) == n_warm:
+        kind = sorted(rec.errors.items(), key=lambda kv: -kv[1])[0][0]
+        raise GateError('all %d warm-up requests failed: %s' % (n_warm, rec.examples[kind]))
+    service = sorted(r.end - r.sent for r in rec.completed())
+    e2e = service[len(service) // 2] if service else None
+    result['warmup']['e2e_median_ms'] = _r(e2e * 1000.0 if e2e else None)
+    return e2e
+
+
+async def _measured_trial(gate, tally, e2e_ref):
+    o = gate.o
+    rec = Recorder(tally)
+    cap = o['concurrency']
+    if o['mode'] == 'open' and cap is None:
+        cap = derived_cap(o['rate'], e2e_ref)
+    phase = Phase(rec, gate.sender(rec), cap, o['num_requests'], o['duration_s'], o['mode'], o['rate'],
+                  o['arrival'], o['burstiness'], gate.rng, grace_s=min(gate.timeout, float(o['duration_s'] or 60)))
+    stats = await phase.run(monitor=True)
+    return {'figures': phase_figures(o, rec, stats), 'records': rec.completed()}
+
+
+# -- capacity at SLO ---------------------------------------------------------------------------
+# SLOs judged per capacity step: those that a higher rate can break. Throughput minimums are
+# judged on the capacity found, and the count cross-check on the whole run.
+STEP_CLASSES = ('latency', 'errors', 'goodput')
+
+
+async def _probe(gate, tally, seconds):
+    """A short closed loop: the rate the server sustains with requests always waiting (search start)."""
+    rec = Recorder(tally)
+    conc = int(gate.o['concurrency'] or DEFAULT_CLOSED_CONCURRENCY)
+    stats = await Phase(rec, gate.sender(rec), conc, None, seconds).run()
+    done = rec.completed()
+    span = max(1e-9, (stats['stop'] or stats['end']) - stats['start'])
+    rate = len(done) / span
+    return {'concurrency': conc, 'seconds': _r(span), 'requests_per_s': _r(rate), 'failed': len(rec.failed())}
+
+
+async def _server_alive(gate):
+    for pool in gate.pools:
+        try:
+            resp = await fetch(pool, 'GET', '/health', timeout=3.0)
+            if resp.status >= 500:
+                return False, '%s/health answered HTTP %d' % (pool.endpoint.url, resp.status)
+        except HttpError as exc:
+            return False, exc.message
+    return True, None
+
+
+async def _capacity_trial(gate, result, tally, e2e_ref, trial):
+    o = gate.o
+    t0 = _perf()
+    budget = float(o['capacity_budget_s'])
+    step_s = float(o['capacity_step_s'])
+    drain_s = min(gate.timeout, 2.0 * (e2e_ref or 1.0))
+    out = {'steps': [], 'probe': None}
+    result.setdefault('capacity_trials', []).append(out)
+    start = o['capacity_start_rate']
+    if start is None:
+        if budget < step_s / 2.0 + step_s + drain_s:
+            raise GateError('capacity_budget_s=%s is too small for the probe and one step (about %.0f s with '
+                            'capacity_step_s=%s): raise capacity_budget_s or lower capacity_step_s'
+                            % (o['capacity_budget_s'], step_s * 1.5 + drain_s, o['capacity_step_s']))
+        out['probe'] = await _probe(gate, tally, max(2.0, step_s / 2.0))
+        start = out['probe']['requests_per_s']
+        if not start:
+            raise GateError('no request completed in the %.0f s probe of the capacity search (%s): see the '
+                            "server's log" % (step_s / 2.0, out['probe']))
+    search = CapacitySearch(start, o['capacity_precision'], o['capacity_min_rate'], o['capacity_max_rate'])
+    step_thr = dict((s.name, o['slo_thresholds'].get(s.name)) for s in loadstats.SLOS if s.klass in STEP_CLASSES)
+    figures_at = {}
+    ended = None
+    while True:
+        rate = search.next_rate()
+        if rate is None:
+            ended = search.done
+            break
+        if _perf() - t0 + step_s + drain_s > budget:
+            if not out['steps']:
+                raise GateError('capacity_budget_s=%s is too small for one step: a step takes about %.0f s '
+                                '(capacity_step_s=%s plus draining): raise capacity_budget_s or lower '
+                                'capacity_step_s' % (o['capacity_budget_s'], step_s + drain_s, o['capacity_step_s']))
+            ended = 'budget'
+            break
+        rec = Recorder(tally)
+        cap = o['concurrency'] or derived_cap(rate, e2e_ref)
+        phase = Phase(rec, gate.sender(rec), cap, None, step_s, 'open', rate, o['arrival'], o['burstiness'],
+                      gate.rng, trim_s=STEP_TRIM * step_s, grace_s=min(gate.timeout, step_s))
+        stats = await phase.run(monitor=True)
+        figs = phase_figures(o, rec, stats)
+        client = figs['client']
+        slos = loadstats.evaluate_slos(step_thr, _measured(o, figs, None, None), client['saturated'],
+                                       'the client was the bottleneck (%s)' % '; '.join(client['reasons']))
+        verdict = loadstats.verdict(slos)
+        step = _step_summary(len(out['steps']) + 1, rate, verdict, figs, slos)
+        if stats['stopped_early'] or 'connect' in rec.errors:
+            alive, why = await _server_alive(gate)
+            if not alive:
+                step['verdict'] = 'error'
+                out['steps'].append(step)
+                raise GateError('the server stopped answering during capacity step %d (%.3g req/s): %s; %s; the %d '
+                                'finished steps are in the result' % (step['step'], rate, why, '; '.join(
+                                    '%s: %s' % kv for kv in sorted(figs['requests']['error_examples'].items())),
+                                    len(out['steps']) - 1))
+        out['steps'].append(step)
+        figures_at[rate] = (figs, rec.completed(), slos)
+        search.record(rate, verdict)
+    out['ended'] = ended
+    return _capacity_result(o, search, out, figures_at)
+
+
+def _step_summary(n, rate, verdict, figs, slos):
+    lat = figs['latency_ms']
+    sched = figs.get('schedule') or {}
+    return {
+        'step': n, 'rate': _r(rate, 4), 'verdict': verdict, 'achieved_rate': sched.get('achieved_rate'),
+        'ttft_p95_ms': lat['ttft']['p95'], 'tpot_p95_ms': lat['tpot']['p95'], 'itl_p95_ms': lat['itl']['p95'],
+        'e2e_p95_ms': lat['e2e']['p95'], 'output_tokens_per_s': figs['throughput']['output_tokens_per_s'],
+        'requests': figs['requests']['total'], 'failed': figs['requests']['failed'],
+        'late_sends': sched.get('late_sends'), 'unsent': sched.get('unsent'),
+        'failing': [s['name'] for s in slos if s['status'] == 'fail'],
+        'inconclusive': [s['message'] for s in slos if s['status'] == 'inconclusive'],
     }
-    result['window'] = {'duration_s': _r(window), 'issue_s': _r((stats['stop'] or last) - stats['start']),
-                        'drain_s': _r(max(0.0, last - (stats['stop'] or last))),
-                        'start_epoch': _r(stats['epoch0'] + first), 'end_epoch': _r(stats['epoch0'] + last)}
-    err_rate = (rec.failed / float(total)) if total else None
-    result['requests'] = {'total': total, 'completed': completed, 'failed': rec.failed, 'errors': rec.errors,
-                          'error_examples': rec.examples, 'error_rate': _r(err_rate, 6)}
-    if stats['stopped_early']:
-        result['requests']['stopped_early'] = stats['stopped_early']
-    thr = {'requests_per_s': _r(completed / window), 'output_tokens_per_s': _r(out_tokens / window),
-           'total_tokens_per_s': _r((out_tokens + prompt_tokens) / window),
-           'prompt_tokens_per_s': _r(prompt_tokens / window)}
-    result['throughput'] = thr
-    result['latency_ms'] = summary
-    pts = sorted(r[6] for r in rows if isinstance(r[6], int))
-    prompt_info = result.get('prompt', {})
-    prompt_info['measured'] = {'count': len(pts), 'mean': _r(sum(pts) / float(len(pts)), 2) if pts else None,
-                               'min': pts[0] if pts else None, 'max': pts[-1] if pts else None}
-    result['tokens'] = {'output_total': out_tokens, 'prompt_total': prompt_tokens,
-                        'output_per_request': int(o['output_tokens']), 'length_mismatches': rec.length_mismatch,
-                        'counted_from': dict(rec.sources), 'malformed_sse_events': rec.malformed_events,
-                        'streams_without_done': rec.missing_done}
-    if rec.sources['chunks']:
-        gate.warnings.append('%d of %d responses carried no usage: their output tokens were counted as one per SSE '
-                             'chunk (wrong with multi-token chunks, e.g. speculative decoding); make the server or '
-                             'proxy pass stream_options include_usage' % (rec.sources['chunks'], rec.completed_http))
-    if rec.malformed_events:
+
+
+def _capacity_result(o, search, out, figures_at):
+    lo, hi = search.lo, search.hi
+    limit = None
+    if hi is not None:
+        failing = [s for s in figures_at[hi][2] if s['status'] == 'fail']
+        limit = failing[0] if failing else None
+    if lo is not None:
+        figs, records, _slos = figures_at[lo]
+    else:
+        lowest = min(figures_at) if figures_at else None
+        figs, records, _slos = figures_at[lowest] if lowest is not None else (None, [], [])
+    thr = (figs or {}).get('throughput') or {}
+    cap = {
+        'requests_per_s': _r(lo, 4),
+        'output_tokens_per_s': thr.get('output_tokens_per_s') if lo is not None else None,
+        'total_tokens_per_s': thr.get('total_tokens_per_s') if lo is not None else None,
+        'limiting_slo': limit['name'] if limit else None,
+        'limit': limit['message'] if limit else None,
+        'bracket': [_r(lo, 4), _r(hi, 4)],
+        'precision': o['capacity_precision'],
+        'precision_reached': search.precision_reached(),
+        'ended': out['ended'],
+        'probe': out['probe'],
+        'steps': out['steps'],
+    }
+    out.update(cap)
+    return {'figures': figs, 'records': records, 'capacity': cap, 'search': search}
+
+
+# -- cross-check -------------------------------------------------------------------------------
+async def _settled_cross_check(gate, tally, before):
+    """Scrape /metrics once the servers are idle, until their counters agree or stop moving (<= ~2 s)."""
+    after, _w, _busy = await gate.idle_snapshots()
+    cc = cross_check(tally, before, after, gate.model)
+    prev = None
+    for i in range(8):
+        key = (cc['server']['generation_tokens'], cc['server']['requests_success'], cc['server']['prompt_tokens'])
+        if cc['ok'] or (prev is not None and key == prev and i >= 3):
+            break
+        prev = key
+        await asyncio.sleep(0.25)
+        after = await gate.scrape()
+        cc = cross_check(tally, before, after, gate.model)
+    return cc
+
+
+# -- result ------------------------------------------------------------------------------------
+def _combine(trials, key_paths):
+    """mean and 95% interval over trials of each figure named by a path of keys."""
+    out = {}
+    for name, path in key_paths:
+        vals = []
+        for t in trials:
+            v = t
+            for k in path:
+                v = (v or {}).get(k) if isinstance(v, dict) else None
+            vals.append(v)
+        out[name] = loadstats.mean_ci(vals)
+    return out
+
+
+TRIAL_FIGURES = (
+    ('output_tokens_per_s', ('figures', 'throughput', 'output_tokens_per_s')),
+    ('total_tokens_per_s', ('figures', 'throughput', 'total_tokens_per_s')),
+    ('requests_per_s', ('figures', 'throughput', 'requests_per_s')),
+    ('ttft_p95_ms', ('figures', 'latency_ms', 'ttft', 'p95')),
+    ('tpot_p95_ms', ('figures', 'latency_ms', 'tpot', 'p95')),
+    ('itl_p95_ms', ('figures', 'latency_ms', 'itl', 'p95')),
+    ('e2e_p95_ms', ('figures', 'latency_ms', 'e2e', 'p95')),
+    ('error_rate', ('figures', 'requests', 'error_rate')),
+    ('goodput_ratio', ('figures', 'goodput', 'ratio')),
+    ('capacity_requests_per_s', ('capacity', 'requests_per_s')),
+    ('capacity_output_tokens_per_s', ('capacity', 'output_tokens_per_s')),
+)
+
+
+def _pooled(o, trials):
+    """One set of figures for several trials: latency over every request, rates as the trials' mean."""
+    figs = [t['figures'] for t in trials if t['figures']]
+    if len(figs) == 1:
+        return figs[0]
+    if not figs:
+        return None
+    base = dict(figs[-1])
+    records = [r for t in trials for r in t['records']]
+    itl = [g for r in records if r.gaps for g in r.gaps]
+    base['latency_ms'] = {'ttft': loadstats.summarize([r.ttft for r in records]),
+                          'tpot': loadstats.summarize([r.tpot for r in records]),
+                          'itl': loadstats.summarize(itl), 'e2e': loadstats.summarize([r.e2e for r in records])}
+    base['throughput'] = dict((k, _r(sum(f['throughput'][k] or 0.0 for f in figs) / len(figs)))
+                              for k in figs[0]['throughput'])
+    req = {'total': 0, 'completed': 0, 'failed': 0, 'errors': {}, 'error_examples': {}, 'by_side': {'server': 0,
+                                                                                                      'client': 0}}
+    for f in figs:
+        r = f['requests']
+        for k in ('total', 'completed', 'failed'):
+            req[k] += r[k]
+        for k, v in r['errors'].items():
+            req['errors'][k] = req['errors'].get(k, 0) + v
+        for k, v in r['error_examples'].items():
+            req['error_examples'].setdefault(k, v)
+        for k, v in r['by_side'].items():
+            req['by_side'][k] += v
+    req['error_rate'] = _r(req['by_side']['server'] / float(req['total']), 6) if req['total'] else None
+    base['requests'] = req
+    good = sum(f['goodput']['good_requests'] for f in figs)
+    base['goodput'] = dict(figs[-1]['goodput'], good_requests=good, issued_requests=req['total'],
+                           ratio=_r(good / float(req['total']), 6) if req['total'] else None)
+    reasons = []
+    for f in figs:
+        for why in f['client']['reasons']:
+            if why not in reasons:
+                reasons.append(why)
+    base['client'] = dict(figs[-1]['client'], saturated=bool(reasons), reasons=reasons)
+    return base
+
+
+def _assemble(gate, result, trials, cross):
+    o = gate.o
+    figs = _pooled(o, trials)
+    capacity = trials[-1].get('capacity') if o['mode'] == 'capacity' else None
+    per_trial = _combine(trials, TRIAL_FIGURES) if len(trials) > 1 else None
+    if figs:
+        for key in ('window', 'requests', 'throughput', 'latency_ms', 'tokens', 'goodput', 'client'):
+            result[key] = figs[key]
+        if 'schedule' in figs:
+            result['schedule'] = figs['schedule']
+        result.setdefault('prompt', {})['measured'] = figs['prompt_measured']
+    if capacity is not None:
+        result['capacity'] = dict(capacity)
+        if per_trial:
+            result['capacity']['trials'] = dict((k, per_trial[k]) for k in ('capacity_requests_per_s',
+                                                                          'capacity_output_tokens_per_s'))
+            result['capacity']['requests_per_s'] = per_trial['capacity_requests_per_s']['mean']
+            result['capacity']['output_tokens_per_s'] = per_trial['capacity_output_tokens_per_s']['mean']
+        result.pop('capacity_trials', None) if len(trials) == 1 else None
+    if per_trial:
+        result['trials'] = {'n': len(trials), 'figures': per_trial}
+    _warn(gate, result, figs, cross)
+    result['cross_check'] = cross
+
+    thr = result.get('throughput') or {}
+    if capacity is not None:
+        cap = result['capacity']
+        result['cost'] = loadstats.cost(o['host_cost_per_hour'], cap['output_tokens_per_s'],
+                                        cap['total_tokens_per_s'], 'capacity')
+    else:
+        result['cost'] = loadstats.cost(o['host_cost_per_hour'], thr.get('output_tokens_per_s'),
+                                        thr.get('total_tokens_per_s'), 'measured load')
+
+    client = result.get('client') or {'saturated': False, 'reasons': []}
+    thresholds = dict(o['slo_thresholds'])
+    measured = _measured(o, figs, cross, per_trial, capacity)
+    if capacity is not None and capacity['requests_per_s'] is None:
+        # even the lowest rate missed an SLO: the per-step SLOs stand as measured there
+        thresholds = dict((k, v) for k, v in thresholds.items()
+                          if loadstats.SLO_BY_NAME[k].klass in STEP_CLASSES or k == 'max_token_mismatch')
+    slos = loadstats.evaluate_slos(thresholds, measured, client['saturated'],
+                                   'the client was the bottleneck (%s)' % '; '.join(client['reasons']))
+    result['slos'] = slos
+    verdict = loadstats.verdict(slos)
+    stopped = (result.get('requests') or {}).get('stopped_early')
+    if stopped and verdict == 'pass':
+        verdict = 'fail'
+    if capacity is not None and verdict == 'pass':
+        if capacity['ended'] == 'inconclusive':
+            verdict = 'inconclusive'
+        elif capacity['requests_per_s'] is None:
+            verdict = 'fail'
+    result['verdict'] = verdict
+    result['msg'] = _message(gate, result, slos, verdict, client, stopped, capacity)
+
+
+def _warn(gate, result, figs, cross):
+    if not figs:
+        return
+    toks = figs['tokens']
+    if toks['counted_from'].get('chunks'):
+        gate.warnings.append('%d responses carried no usage: their output tokens were counted as one per SSE chunk '
+                             '(wrong with multi-token chunks, e.g. speculative decoding); make the server or proxy '
+                             'pass stream_options include_usage' % toks['counted_from']['chunks'])
+    if toks['malformed_sse_events']:
         gate.warnings.append('%d SSE events were not valid JSON and were skipped; token counts fell back to the '
-                             'remaining usage' % rec.malformed_events)
-    if rec.missing_done:
-        gate.warnings.append('%d streams ended without data: [DONE]' % rec.missing_done)
-
-    good_rows = [{'ttft': r[1], 'itl': r[2], 'e2e': r[3], 'tpot': r[4], 'out': r[5]} for r in rows]
-    result['goodput'] = loadstats.goodput(good_rows, o, window)
-
-    client = _client_check(o, stats, rec, window)
-    result['client'] = client
-
+                             'remaining usage' % toks['malformed_sse_events'])
+    if toks['streams_without_done']:
+        gate.warnings.append('%d streams ended without data: [DONE]' % toks['streams_without_done'])
+    for key, s in (figs.get('latency_ms') or {}).items():
+        if s.get('count') and 'p99' in s.get('few_samples', []):
+            gate.warnings.append('%s has %d samples: its p99 and p99.9 rest on fewer than 5 observations beyond them '
+                                 '(a p99 needs 500, a p99.9 5,000)' % (key.upper(), s['count']))
+            break
     if cross.get('available'):
         hit = cross['server'].get('prefix_cache_hit_rate')
         if hit is not None and hit > 0.5:
             gate.warnings.append('the server served %.0f%% of prompt tokens from its prefix cache: TTFT is lower '
                                  'than for fresh prompts (a fixed seed repeats prompts across runs)' % (100 * hit))
-    result['cross_check'] = cross
-    result['cost'] = loadstats.cost(o['host_cost_per_hour'], thr['output_tokens_per_s'], thr['total_tokens_per_s'])
-
-    measured = _measured(o, result, rec, completed, total, window, summary, cross)
-    sat_reason = '; '.join(client['reasons'])
-    thresholds = dict(o)
-    if not o['cross_check']:
-        thresholds['max_token_mismatch'] = None
-    slos = loadstats.evaluate_slos(thresholds, measured, client['saturated'],
-                                   'the client was the bottleneck (%s)' % sat_reason)
-    result['slos'] = slos
-    verdict = loadstats.verdict(slos)
-    if stats['stopped_early'] and verdict == 'pass':
-        verdict = 'fail'
-    result['verdict'] = verdict
-    result['msg'] = _message(gate, result, slos, verdict, client, stats)
 
 
-def _measured(o, result, rec, completed, total, window, summary, cross):
-    thr = result['throughput']
+def _measured(o, figs, cross, per_trial, capacity=None):
+    """metric key -> {value, samples, detail, why, ci95} for the SLO evaluation."""
+    figs = figs or {'throughput': {}, 'latency_ms': {}, 'requests': {}, 'goodput': {}}
+    thr = figs['throughput']
+    completed = (figs['requests'] or {}).get('completed') or 0
+    total = (figs['requests'] or {}).get('total') or 0
+    window = ((figs.get('window') or {}).get('duration_s')) or 0.0
     detail_thr = '%d requests in %.1f s' % (completed, window)
+    if capacity is not None and capacity.get('requests_per_s') is not None:
+        detail_thr = 'at capacity %.3g req/s (%d requests in %.1f s)' % (capacity['requests_per_s'], completed, window)
     why_thr = None if completed else 'no request completed'
-    m = {
-        'output_tokens_per_s': {'value': thr['output_tokens_per_s'] if completed else None, 'samples': completed,
-                                'detail': detail_thr, 'why': why_thr},
-        'total_tokens_per_s': {'value': thr['total_tokens_per_s'] if completed else None, 'samples': completed,
-                               'detail': detail_thr, 'why': why_thr},
-        'requests_per_s': {'value': thr['requests_per_s'] if completed else None, 'samples': completed,
-                           'detail': detail_thr, 'why': why_thr},
-    }
+    m = {}
+    for key in ('output_tokens_per_s', 'total_tokens_per_s', 'requests_per_s'):
+        m[key] = {'value': thr.get(key) if completed else None, 'samples': completed, 'detail': detail_thr,
+                  'why': why_thr}
+    lat = figs['latency_ms']
     for key in ('ttft', 'itl', 'tpot', 'e2e'):
-        s = summary[key]
+        s = lat.get(key) or {'count': 0, 'p95': None}
         why = None
         if not s['count']:
-            why = 'needs stream: true' if key in ('ttft', 'itl') and not o['stream'] else 'no completed request'
+            why = 'needs stream: true' if key in ('ttft', 'itl', 'tpot') and not o['stream'] else 'no completed request'
         m['%s_p95_ms' % key] = {'value': s['p95'], 'samples': s['count'], 'why': why}
-    errs = ', '.join('%s: %d' % kv for kv in sorted(rec.errors.items()))
-    m['error_rate'] = {'value': (rec.failed / float(total)) if total else None, 'samples': total,
-                       'detail': '%d of %d requests failed%s' % (rec.failed, total, (' (%s)' % errs) if errs else ''),
-                       'why': '; '.join('%s: %s' % (k, v) for k, v in sorted(rec.examples.items()))[:600] or None}
-    if cross.get('available'):
-        c = cross['counts']
-        detail = 'client vs server: %s' % ', '.join(
-            '%s %s vs %s' % (k.replace('_', ' '), c[k]['client'], c[k]['server'])
-            for k in ('output_tokens', 'prompt_tokens', 'requests') if c[k]['client'] is not None)
-        m['token_mismatch'] = {'value': cross['mismatch'], 'samples': completed, 'detail': detail,
-                               'why': ('other traffic reached this instance during the gate, or the metrics come from '
-                                       'another instance (a proxy spreading load): run on an idle instance or set '
-                                       'metrics_url to this instance\'s own /metrics')}
-    else:
-        m['token_mismatch'] = {'value': None, 'samples': 0,
-                               'why': '%s; set metrics_url, or cross_check: false to skip the cross-check'
-                                      % (cross.get('reason') or 'server /metrics unavailable')}
-    g = result['goodput']
-    m['goodput_ratio'] = {'value': g['ratio'], 'samples': completed,
-                          'detail': '%d of %d completed requests met the latency thresholds' % (g['good_requests'],
-                                                                                                completed)}
-    if not o['cross_check']:
-        m.pop('token_mismatch')
+    req = figs['requests'] or {}
+    errs = ', '.join('%s: %d' % kv for kv in sorted((req.get('errors') or {}).items()))
+    server_failed = (req.get('by_side') or {}).get('server', 0)
+    m['error_rate'] = {'value': req.get('error_rate') if total else None, 'samples': total,
+                       'detail': '%d of %d requests failed at the server%s' % (server_failed, total,
+                                                                               (' (%s)' % errs) if errs else ''),
+                       'why': '; '.join('%s: %s' % (k, v) for k, v in
+                                        sorted((req.get('error_examples') or {}).items()))[:600] or None}
+    if cross is not None:
+        if cross.get('available') and not cross.get('inconclusive'):
+            c = cross['counts']
+            detail = 'client vs server: %s' % ', '.join(
+                '%s %s vs %s' % (k.replace('_', ' '), c[k]['client'], c[k]['server'])
+                for k in ('output_tokens', 'prompt_tokens', 'requests') if c[k]['client'] is not None)
+            m['token_mismatch'] = {'value': cross['mismatch'], 'samples': completed, 'detail': detail,
+                                   'why': ('the servers counted other tokens than the client received: run on idle '
+                                           "instances, or give each instance's own /metrics in metrics_urls")}
+        elif cross.get('inconclusive'):
+            m['token_mismatch'] = {'value': None, 'samples': 0, 'why': cross['inconclusive']}
+        else:
+            m['token_mismatch'] = {'value': None, 'samples': 0,
+                                   'why': '%s; set metrics_urls, or cross_check: false to skip the cross-check'
+                                          % (cross.get('reason') or 'server /metrics unavailable')}
+    g = figs.get('goodput') or {}
+    m['goodput_ratio'] = {'value': g.get('ratio'), 'samples': total,
+                          'detail': '%s of %d issued requests completed within every per-request SLO'
+                                    % (g.get('good_requests'), total)}
+    if per_trial:
+        for key, name in (('output_tokens_per_s', 'capacity_output_tokens_per_s' if capacity else 'output_tokens_per_s'),
+                          ('total_tokens_per_s', 'total_tokens_per_s'), ('requests_per_s', 'requests_per_s'),
+                          ('ttft_p95_ms', 'ttft_p95_ms'), ('tpot_p95_ms', 'tpot_p95_ms'),
+                          ('itl_p95_ms', 'itl_p95_ms'), ('e2e_p95_ms', 'e2e_p95_ms'),
+                          ('error_rate', 'error_rate'), ('goodput_ratio', 'goodput_ratio')):
+            ci = per_trial.get(name, {}).get('ci95')
+            if ci and key in m:
+                m[key]['ci95'] = ci
+                m[key]['detail'] = (m[key].get('detail') or '%d samples' % m[key]['samples']) + \
+                    ', %d trials' % per_trial[name]['n']
     return m
 
 
-def _message(gate, result, slos, verdict, client, stats):
-    o = gate.o
-    thr = result['throughput']
+def _message(gate, result, slos, verdict, client, stopped, capacity):
+    thr = result.get('throughput') or {}
+    req = result.get('requests') or {}
     head = ('%s %s: %.1f output tok/s, %.2f req/s, %d requests, error rate %s'
-            % (gate.endpoint.url, gate.model, thr['output_tokens_per_s'] or 0.0, thr['requests_per_s'] or 0.0,
-               result['requests']['total'], result['requests']['error_rate']))
+            % (gate.url, gate.model, thr.get('output_tokens_per_s') or 0.0, thr.get('requests_per_s') or 0.0,
+               req.get('total') or 0, req.get('error_rate')))
+    if capacity is not None and capacity['requests_per_s'] is not None:
+        head = ('%s %s: capacity at SLO %.3g req/s, %.1f output tok/s (limited by %s; %d steps)'
+                % (gate.url, gate.model, capacity['requests_per_s'], capacity['output_tokens_per_s'] or 0.0,
+                   capacity['limiting_slo'] or 'no SLO within the searched range', len(capacity['steps'])))
     if verdict == 'pass':
         return 'throughput gate passed: ' + head
     lines = []
     if verdict == 'fail':
         lines.append('throughput gate FAILED (%s):' % head)
+        if capacity is not None and capacity['requests_per_s'] is None:
+            steps = capacity['steps']
+            lowest = min(steps, key=lambda s: s['rate']) if steps else None
+            if lowest is not None:
+                lines.append('- even at %.3g req/s, the lowest rate tried (capacity_min_rate), an SLO was missed:'
+                             % lowest['rate'])
         lines.extend('- ' + r['message'] for r in slos if r['status'] == 'fail')
-        if stats['stopped_early']:
-            lines.append('- ' + stats['stopped_early'] + ': ' + '; '.join(
-                '%s: %s' % kv for kv in sorted(result['requests']['error_examples'].items())))
+        if stopped:
+            lines.append('- ' + stopped + ': ' + '; '.join('%s: %s' % kv for kv in sorted(req['error_examples'].items())))
         lines.append('To pass: fix the errors above, tune or scale the instance, or revise the SLO options; '
                      'the full figures are in the result and reports.')
     else:
         lines.append('throughput gate INCONCLUSIVE (%s):' % head)
         lines.extend('- ' + r['message'] for r in slos if r['status'] == 'inconclusive')
+        if capacity is not None and capacity['ended'] == 'inconclusive':
+            lines.append('- the capacity search stopped at an inconclusive step: %s'
+                         % '; '.join(capacity['steps'][-1]['inconclusive']))
         if client['saturated']:
             lines.append('The load client was the bottleneck: run the gate from a host with spare CPU (delegate_to), '
                          'lower concurrency/rate, or raise client_max_cpu/client_max_lag_ms if you accept it.')
-        if o['on_inconclusive'] == 'warn':
+        if gate.o['on_inconclusive'] == 'warn':
             lines.append('(on_inconclusive: warn, so the play continues)')
     return '\n'.join(lines)
 

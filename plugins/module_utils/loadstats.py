@@ -2,37 +2,79 @@
 # Copyright: (c) 2026, inferops.vllm contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Statistics for the throughput gate: percentiles, goodput, SLO evaluation, verdict, cost."""
+"""Statistics for the throughput gate: percentiles, goodput, the SLO table and its evaluation,
+confidence intervals of repeated trials, verdict, cost."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import math
 
-PERCENTILES = (('p50', 0.50), ('p90', 0.90), ('p95', 0.95), ('p99', 0.99))
+PERCENTILES = (('p50', 0.50), ('p90', 0.90), ('p95', 0.95), ('p99', 0.99), ('p99_9', 0.999))
 
-# option -> (label, metric key, direction, unit, quantile, class)
-#   class decides how a result is read when the client itself was the bottleneck:
+
+class Slo(object):
+    """One service level objective the gate knows: the single table every copy is checked against."""
+
+    __slots__ = ('name', 'label', 'key', 'direction', 'unit', 'quantile', 'klass', 'per_request', 'description')
+
+    def __init__(self, name, label, key, direction, unit, quantile, klass, per_request, description):
+        self.name = name
+        self.label = label
+        self.key = key
+        self.direction = direction
+        self.unit = unit
+        self.quantile = quantile
+        self.klass = klass
+        self.per_request = per_request
+        self.description = description
+
+
+# klass decides how a result is read when the client itself was the bottleneck:
 #   throughput: a pass is a true lower bound, a miss is inconclusive;
 #   latency/goodput: both inconclusive (client delay inflates latency, lighter load deflates it);
 #   errors: a miss stands (the server answered errors), a pass is inconclusive (lighter load);
 #   accuracy: counting does not depend on client speed, the result stands.
+# per_request: the request field a latency SLO also applies to per request, for goodput.
 SLOS = (
-    ('min_output_tokens_per_s', 'output tokens/s', 'output_tokens_per_s', 'min', 'tok/s', None, 'throughput'),
-    ('min_total_tokens_per_s', 'total tokens/s', 'total_tokens_per_s', 'min', 'tok/s', None, 'throughput'),
-    ('min_requests_per_s', 'requests/s', 'requests_per_s', 'min', 'req/s', None, 'throughput'),
-    ('max_ttft_p95_ms', 'TTFT p95', 'ttft_p95_ms', 'max', 'ms', 0.95, 'latency'),
-    ('max_itl_p95_ms', 'ITL p95', 'itl_p95_ms', 'max', 'ms', 0.95, 'latency'),
-    ('max_tpot_p95_ms', 'TPOT p95', 'tpot_p95_ms', 'max', 'ms', 0.95, 'latency'),
-    ('max_e2e_p95_ms', 'E2E latency p95', 'e2e_p95_ms', 'max', 'ms', 0.95, 'latency'),
-    ('max_error_rate', 'error rate', 'error_rate', 'max', '', None, 'errors'),
-    ('max_token_mismatch', 'client/server count mismatch', 'token_mismatch', 'max', '', None, 'accuracy'),
-    ('min_goodput_ratio', 'goodput ratio', 'goodput_ratio', 'min', '', None, 'goodput'),
+    Slo('min_output_tokens_per_s', 'output tokens/s', 'output_tokens_per_s', 'min', 'tok/s', None, 'throughput', None,
+        'minimum output tokens per second over the measured window (in mode capacity, at capacity)'),
+    Slo('min_total_tokens_per_s', 'total tokens/s', 'total_tokens_per_s', 'min', 'tok/s', None, 'throughput', None,
+        'minimum prompt + output tokens per second (in mode capacity, at capacity)'),
+    Slo('min_requests_per_s', 'requests/s', 'requests_per_s', 'min', 'req/s', None, 'throughput', None,
+        'minimum completed requests per second (in mode capacity, at capacity)'),
+    Slo('max_ttft_p95_ms', 'TTFT p95', 'ttft_p95_ms', 'max', 'ms', 0.95, 'latency', 'ttft',
+        'maximum 95th percentile of time to first token in ms, from the scheduled send time in an open loop '
+        '(needs stream); also a per-request goodput criterion'),
+    Slo('max_itl_p95_ms', 'ITL p95', 'itl_p95_ms', 'max', 'ms', 0.95, 'latency', None,
+        'maximum 95th percentile of inter-token latency in ms, pooled over every gap of every request (needs stream)'),
+    Slo('max_tpot_p95_ms', 'TPOT p95', 'tpot_p95_ms', 'max', 'ms', 0.95, 'latency', 'tpot',
+        'maximum 95th percentile of time per output token in ms, (E2E - TTFT) / (tokens - 1) per request '
+        '(needs stream); also a per-request goodput criterion'),
+    Slo('max_e2e_p95_ms', 'E2E latency p95', 'e2e_p95_ms', 'max', 'ms', 0.95, 'latency', 'e2e',
+        'maximum 95th percentile of end-to-end request latency in ms; also a per-request goodput criterion'),
+    Slo('max_error_rate', 'error rate', 'error_rate', 'max', '', None, 'errors', None,
+        'maximum share of requests the server failed (0 to 1); client-side failures make the run inconclusive'),
+    Slo('max_token_mismatch', 'client/server count mismatch', 'token_mismatch', 'max', '', None, 'accuracy', None,
+        "maximum relative difference between the client's and the server's /metrics counts of output tokens, "
+        'prompt tokens and completed requests (0 = exact)'),
+    Slo('min_goodput_ratio', 'goodput ratio', 'goodput_ratio', 'min', '', None, 'goodput', None,
+        'minimum share of issued requests (failures included) that completed and met every per-request latency SLO'),
 )
-SLO_OPTIONS = tuple(s[0] for s in SLOS)
-# per-request latency thresholds used for goodput: option -> per-request field
-GOODPUT_FIELDS = (('max_ttft_p95_ms', 'ttft'), ('max_itl_p95_ms', 'itl'),
-                  ('max_tpot_p95_ms', 'tpot'), ('max_e2e_p95_ms', 'e2e'))
+SLO_OPTIONS = tuple(s.name for s in SLOS)
+SLO_BY_NAME = dict((s.name, s) for s in SLOS)
+# SLOs with a default value (the gate checks them unless told otherwise)
+SLO_DEFAULTS = {'max_error_rate': 0.0, 'max_token_mismatch': 0.0}
+LATENCY_SLOS = tuple(s.name for s in SLOS if s.klass == 'latency')
+
+
+def check_slo_names(slos, where='slos'):
+    """Message naming the unknown SLO keys and the known ones, or None."""
+    unknown = sorted(k for k in (slos or {}) if k not in SLO_BY_NAME)
+    if not unknown:
+        return None
+    return '%s has unknown SLO %s %s; known SLOs: %s' % (
+        where, 'names' if len(unknown) > 1 else 'name', ', '.join(unknown), ', '.join(SLO_OPTIONS))
 
 
 def percentile(sorted_values, q):
@@ -57,7 +99,11 @@ def samples_needed(q):
 
 
 def summarize(values, scale=1000.0, digits=3):
-    """count/mean/min/p50/p90/p95/p99/max of ``values`` (seconds) in ms (``scale``)."""
+    """count/mean/min/p50/p90/p95/p99/p99_9/max of ``values`` (seconds) in ms (``scale``).
+
+    ``few_samples`` lists the percentiles with fewer samples than they need to rest on at least
+    five observations at or beyond them (a p99 needs 500): such a figure is shown, not trusted.
+    """
     vals = sorted(v * scale for v in values if v is not None)
     out = {'count': len(vals)}
     if not vals:
@@ -65,44 +111,65 @@ def summarize(values, scale=1000.0, digits=3):
             out[k] = None
         for name, _q in PERCENTILES:
             out[name] = None
+        out['few_samples'] = []
         return out
     out['mean'] = round(sum(vals) / len(vals), digits)
     out['min'] = round(vals[0], digits)
     out['max'] = round(vals[-1], digits)
     for name, q in PERCENTILES:
         out[name] = round(percentile(vals, q), digits)
+    out['few_samples'] = [name for name, q in PERCENTILES if len(vals) < samples_needed(q)]
     return out
 
 
-def goodput(rows, thresholds, window_s):
-    """Requests meeting every per-request latency threshold that is set.
+def goodput(records, thresholds, issued, window_s):
+    """Requests that completed and met every per-request latency SLO set, over the requests issued.
 
-    ``rows``: per completed request dicts/tuples with keys ttft, itl, tpot, e2e (seconds or
-    None) and out (tokens). ``thresholds``: option -> ms (None = not set).
+    ``records``: completed requests (objects with ttft/tpot/e2e in seconds and output_tokens);
+    ``issued``: every request of the window, failed ones included (they count against goodput).
     """
-    active = [(field, thresholds[opt] / 1000.0) for opt, field in GOODPUT_FIELDS
-              if thresholds.get(opt) is not None]
+    active = [(s.name, s.per_request, thresholds[s.name] / 1000.0) for s in SLOS
+              if s.per_request and thresholds.get(s.name) is not None]
     good = 0
     good_tokens = 0
-    for row in rows:
+    for rec in records:
         ok = True
-        for field, limit in active:
-            v = row.get(field)
+        for _name, field, limit in active:
+            v = getattr(rec, field)
             if v is None or v > limit:
                 ok = False
                 break
         if ok:
             good += 1
-            good_tokens += row.get('out') or 0
-    n = len(rows)
+            good_tokens += rec.output_tokens or 0
     return {
-        'criteria_ms': dict((opt, thresholds[opt]) for opt, _f in GOODPUT_FIELDS if thresholds.get(opt) is not None),
+        'criteria_ms': dict((name, thresholds[name]) for name, _f, _l in active),
         'good_requests': good,
-        'completed_requests': n,
-        'ratio': (good / n) if n else None,
+        'issued_requests': issued,
+        'ratio': (good / float(issued)) if issued else None,
         'requests_per_s': (good / window_s) if window_s > 0 else None,
         'output_tokens_per_s': (good_tokens / window_s) if window_s > 0 else None,
     }
+
+
+# Two-sided 95% quantiles of Student's t for 1..30 degrees of freedom (then the normal's 1.96).
+_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def mean_ci(values, digits=3):
+    """Mean and 95% confidence interval (Student's t) of repeated measurements; None values skipped."""
+    vals = [float(v) for v in values if v is not None]
+    n = len(vals)
+    if not n:
+        return {'n': 0, 'mean': None, 'ci95': None, 'values': []}
+    mean = sum(vals) / n
+    if n < 2:
+        return {'n': n, 'mean': round(mean, digits), 'ci95': None, 'values': [round(v, digits) for v in vals]}
+    var = sum((v - mean) ** 2 for v in vals) / (n - 1)
+    half = (_T95[n - 2] if n - 1 <= len(_T95) else 1.96) * math.sqrt(var / n)
+    return {'n': n, 'mean': round(mean, digits), 'ci95': [round(mean - half, digits), round(mean + half, digits)],
+            'half_width': round(half, digits), 'values': [round(v, digits) for v in vals]}
 
 
 def _fmt(v, unit=''):
@@ -123,21 +190,24 @@ def _fmt(v, unit=''):
 def evaluate_slos(thresholds, measured, saturated=False, saturation_reason=''):
     """Compare measured values with the SLO thresholds that are set.
 
-    ``measured``: metric key -> {'value': number|None, 'samples': int, 'detail': str, 'why': str}
-    Returns a list of dicts (one per SLO set) with status pass|fail|inconclusive and a message.
+    ``measured``: metric key -> {'value': number|None, 'samples': int, 'detail': str, 'why': str,
+    'ci95': [low, high] (optional, from trials)}. Returns a list of dicts (one per SLO set) with
+    status pass|fail|inconclusive and a message. With trials, a pass whose 95% confidence
+    interval reaches across the threshold is inconclusive: the next run could as well fail.
     """
     results = []
-    for opt, label, key, direction, unit, q, klass in SLOS:
-        thr = thresholds.get(opt)
+    for slo in SLOS:
+        thr = thresholds.get(slo.name)
         if thr is None:
             continue
-        m = measured.get(key) or {}
+        opt, label, unit, q, klass = slo.name, slo.label, slo.unit, slo.quantile, slo.klass
+        m = measured.get(slo.key) or {}
         value = m.get('value')
         samples = m.get('samples', 0) or 0
         detail = m.get('detail') or ('%d samples' % samples)
         res = {'name': opt, 'label': label, 'threshold': thr, 'measured': value, 'samples': samples,
-               'unit': unit, 'direction': direction, 'class': klass}
-        op = '>=' if direction == 'min' else '<='
+               'unit': unit, 'direction': slo.direction, 'class': klass}
+        op = '>=' if slo.direction == 'min' else '<='
         if value is None:
             res['status'] = 'inconclusive'
             res['message'] = '%s: not measured (%s); %s' % (label, m.get('why') or 'no samples', opt)
@@ -150,15 +220,29 @@ def evaluate_slos(thresholds, measured, saturated=False, saturation_reason=''):
                               % (label, samples, int(round(q * 100)), need, opt))
             results.append(res)
             continue
-        met = value >= thr if direction == 'min' else value <= thr
+
+        def meets(v):
+            return v >= thr if slo.direction == 'min' else v <= thr
+
+        met = meets(value)
+        ci = m.get('ci95')
+        crosses = bool(ci) and met and not (meets(ci[0]) and meets(ci[1]))
         if saturated and not (klass == 'accuracy' or (klass == 'throughput' and met) or (klass == 'errors' and not met)):
+            status = 'inconclusive'
+        elif crosses:
             status = 'inconclusive'
         else:
             status = 'pass' if met else 'fail'
         res['status'] = status
         text = '%s: measured %s, required %s %s (%s), %s' % (label, _fmt(value, unit), op, _fmt(thr, unit), opt, detail)
+        if ci:
+            res['ci95'] = ci
+            text += ', 95%% interval %s to %s' % (_fmt(ci[0], unit), _fmt(ci[1], unit))
         if status == 'inconclusive':
-            text += '; not trusted because %s' % (saturation_reason or 'the client was the bottleneck')
+            if crosses and not saturated:
+                text += '; the interval reaches across the threshold: run more trials or a longer window'
+            else:
+                text += '; not trusted because %s' % (saturation_reason or 'the client was the bottleneck')
         elif status == 'fail' and m.get('why'):
             text += '; %s' % m['why']
         res['message'] = text
@@ -176,10 +260,16 @@ def verdict(slo_results):
     return 'pass'
 
 
-def cost(host_cost_per_hour, output_tokens_per_s, total_tokens_per_s):
+def cost(host_cost_per_hour, output_tokens_per_s, total_tokens_per_s, basis='capacity'):
+    """Cost per 1M output and total tokens of a host at the given rates.
+
+    ``basis`` says which load the rates were measured at: ``capacity`` (the highest rate that met
+    every SLO, the figure to compare hosts by) or ``measured load`` (whatever the gate offered).
+    """
     if host_cost_per_hour is None:
         return None
-    out = {'host_cost_per_hour': host_cost_per_hour, 'per_1m_output_tokens': None, 'per_1m_total_tokens': None}
+    out = {'host_cost_per_hour': host_cost_per_hour, 'per_1m_output_tokens': None, 'per_1m_total_tokens': None,
+           'basis': basis}
     if output_tokens_per_s:
         out['per_1m_output_tokens'] = round(host_cost_per_hour / (output_tokens_per_s * 3600.0) * 1e6, 6)
     if total_tokens_per_s:

@@ -277,6 +277,8 @@ def vllm_delta(before, after, model=None):
                                                          out['requests_success']))
     q = _delta(before, after, PREFIX_QUERIES, match)
     h = _delta(before, after, PREFIX_HITS, match)
+    out['prefix_cache_queries'] = q
+    out['prefix_cache_hits'] = h
     out['prefix_cache_hit_rate'] = (h / q) if (q and h is not None and q > 0) else None
     latency = {}
     for key, names in HISTOGRAMS.items():
@@ -296,8 +298,36 @@ def vllm_delta(before, after, model=None):
             latency[key] = entry
             break
     out['latency'] = latency
-    for k in ('generation_tokens', 'prompt_tokens', 'requests_success', 'preemptions'):
+    for k in ('generation_tokens', 'prompt_tokens', 'requests_success', 'preemptions', 'prefix_cache_queries',
+              'prefix_cache_hits'):
         if out[k] is not None:
             out[k] = int(round(out[k]))
     out['requests_by_reason'] = dict((k, int(round(v))) for k, v in out['requests_by_reason'].items())
+    return out
+
+
+def sum_deltas(deltas):
+    """One server-side account from the deltas of several instances (a host behind its front port).
+
+    Counters add up; the prefix-cache hit rate is recomputed from the summed hits and queries;
+    histogram-derived latency is kept per instance only (buckets of different instances are not
+    merged here).
+    """
+    if len(deltas) == 1:
+        return deltas[0]
+    out = {'model_filter': deltas[0].get('model_filter'), 'missing': [], 'reset': False, 'requests_by_reason': {},
+           'latency': {}, 'instances': len(deltas)}
+    for key in ('generation_tokens', 'prompt_tokens', 'requests_success', 'preemptions', 'prefix_cache_queries',
+                'prefix_cache_hits'):
+        vals = [d.get(key) for d in deltas]
+        out[key] = None if any(v is None for v in vals) else sum(vals)
+    for d in deltas:
+        out['reset'] = out['reset'] or bool(d.get('reset'))
+        for name in d.get('missing') or []:
+            if name not in out['missing']:
+                out['missing'].append(name)
+        for k, v in (d.get('requests_by_reason') or {}).items():
+            out['requests_by_reason'][k] = out['requests_by_reason'].get(k, 0) + v
+    q, h = out['prefix_cache_queries'], out['prefix_cache_hits']
+    out['prefix_cache_hit_rate'] = (float(h) / q) if (q and h is not None) else None
     return out

@@ -27,8 +27,11 @@ def test_summarize_in_ms_with_counts():
     assert s['p50'] == 50.5 and s['p90'] == 90.1 and s['p99'] == 99.01
     assert s['mean'] == 50.5
     empty = loadstats.summarize([])
+    assert s['few_samples'] == ['p99', 'p99_9']     # 100 samples: a p95 is trusted, a p99 needs 500
     assert empty == {'count': 0, 'mean': None, 'min': None, 'max': None, 'p50': None, 'p90': None, 'p95': None,
-                     'p99': None}
+                     'p99': None, 'p99_9': None, 'few_samples': []}
+    big = loadstats.summarize([0.001 * i for i in range(1, 5001)])
+    assert big['few_samples'] == [] and big['p99_9'] == pytest.approx(4995.001)
 
 
 def test_samples_needed():
@@ -103,22 +106,57 @@ def test_saturated_client_never_gives_a_false_verdict(name, key, value, expected
         assert 'not trusted because CPU 99%' in res[0]['message']
 
 
-def test_goodput():
-    rows = [{'ttft': 0.1, 'itl': 0.01, 'e2e': 1.0, 'tpot': 0.01, 'out': 100},
-            {'ttft': 0.5, 'itl': 0.01, 'e2e': 1.0, 'tpot': 0.01, 'out': 100},
-            {'ttft': None, 'itl': None, 'e2e': 1.0, 'tpot': 0.01, 'out': 100}]
-    g = loadstats.goodput(rows, {'max_ttft_p95_ms': 200, 'max_e2e_p95_ms': None}, 10.0)
-    assert g['good_requests'] == 1 and g['ratio'] == pytest.approx(1 / 3.0)
+class Req(object):
+    def __init__(self, ttft, tpot, e2e, output_tokens=100):
+        self.ttft, self.tpot, self.e2e, self.output_tokens = ttft, tpot, e2e, output_tokens
+
+
+def test_goodput_counts_failures_against_it():
+    done = [Req(0.1, 0.01, 1.0), Req(0.5, 0.01, 1.0), Req(None, 0.01, 1.0)]
+    # 3 completed, 1 failed: issued = 4
+    g = loadstats.goodput(done, {'max_ttft_p95_ms': 200, 'max_e2e_p95_ms': None}, 4, 10.0)
+    assert g['good_requests'] == 1 and g['ratio'] == pytest.approx(1 / 4.0)
     assert g['requests_per_s'] == pytest.approx(0.1) and g['output_tokens_per_s'] == pytest.approx(10.0)
     assert g['criteria_ms'] == {'max_ttft_p95_ms': 200}
-    everything = loadstats.goodput(rows, {}, 10.0)
-    assert everything['good_requests'] == 3
+    everything = loadstats.goodput(done, {}, 4, 10.0)
+    assert everything['good_requests'] == 3 and everything['ratio'] == pytest.approx(0.75)
+    tpot = loadstats.goodput(done, {'max_tpot_p95_ms': 5}, 3, 10.0)
+    assert tpot['good_requests'] == 0
+
+
+def test_mean_ci_student_t():
+    ci = loadstats.mean_ci([10.0, 12.0, 14.0])
+    # mean 12, sd 2, t(2) = 4.303: half width 4.303 * 2 / sqrt(3) = 4.969
+    assert ci['mean'] == 12.0 and ci['half_width'] == pytest.approx(4.969, abs=1e-3)
+    assert ci['ci95'] == [pytest.approx(7.031, abs=1e-3), pytest.approx(16.969, abs=1e-3)]
+    assert loadstats.mean_ci([5.0])['ci95'] is None
+    assert loadstats.mean_ci([None, None])['n'] == 0
+
+
+def test_a_pass_whose_interval_crosses_the_slo_is_inconclusive():
+    m = {'output_tokens_per_s': {'value': 105.0, 'samples': 300, 'ci95': [90.0, 120.0]}}
+    res = loadstats.evaluate_slos({'min_output_tokens_per_s': 100}, m)
+    assert res[0]['status'] == 'inconclusive' and 'interval reaches across' in res[0]['message']
+    m['output_tokens_per_s']['ci95'] = [101.0, 109.0]
+    assert loadstats.evaluate_slos({'min_output_tokens_per_s': 100}, m)[0]['status'] == 'pass'
+    m = {'ttft_p95_ms': {'value': 600.0, 'samples': 300, 'ci95': [400.0, 800.0]}}
+    # the mean misses: a fail, interval or not
+    assert loadstats.evaluate_slos({'max_ttft_p95_ms': 500}, m)[0]['status'] == 'fail'
+
+
+def test_unknown_slo_names_list_the_known_ones():
+    msg = loadstats.check_slo_names({'max_ttft_p95': 1, 'max_e2e_p95_ms': 2}, 'validate_slos')
+    assert msg.startswith('validate_slos has unknown SLO name max_ttft_p95;')
+    assert all(name in msg for name in loadstats.SLO_OPTIONS)
+    assert loadstats.check_slo_names({'max_e2e_p95_ms': 2}) is None
 
 
 def test_cost_per_million_tokens():
     c = loadstats.cost(3.6, 1000.0, 2000.0)
     # 1000 tok/s = 3.6M tok/h -> 1.0 per 1M output tokens
-    assert c == {'host_cost_per_hour': 3.6, 'per_1m_output_tokens': 1.0, 'per_1m_total_tokens': 0.5}
+    assert c == {'host_cost_per_hour': 3.6, 'per_1m_output_tokens': 1.0, 'per_1m_total_tokens': 0.5,
+                 'basis': 'capacity'}
+    assert loadstats.cost(3.6, 1000.0, 2000.0, 'measured load')['basis'] == 'measured load'
     assert loadstats.cost(None, 1.0, 1.0) is None
     assert loadstats.cost(1.0, 0.0, 0.0)['per_1m_output_tokens'] is None
 

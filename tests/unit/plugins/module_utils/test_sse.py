@@ -9,7 +9,10 @@ import json
 
 import pytest
 
-from ansible_collections.inferops.vllm.plugins.module_utils.loadgen import Gate, GateError, SSEStream, _status_error
+from ansible_collections.inferops.vllm.plugins.module_utils.gateclient import Gate, GateError
+from ansible_collections.inferops.vllm.plugins.module_utils.loadgen import normalize
+from ansible_collections.inferops.vllm.plugins.module_utils.loadrecord import status_error as _status_error
+from ansible_collections.inferops.vllm.plugins.module_utils.sse import SSEStream, token_gaps
 
 
 def chunk(ct, text=' a', pt=5, finish=None, usage=True):
@@ -26,9 +29,11 @@ def final_usage(ct, pt=5):
 
 
 def feed_all(stream, pieces):
+    """(tokens, source, first token time, last token time, prompt tokens)."""
     for t, data in pieces:
         stream.feed(data, t)
-    return stream.finish()
+    tokens, source, times, _counts, pt = stream.finish()
+    return tokens, source, (times[0] if times else None), (times[-1] if times else None), pt
 
 
 def test_continuous_usage_times_tokens_by_usage_not_chunks():
@@ -47,7 +52,7 @@ def test_any_split_and_crlf(size):
     s = SSEStream()
     for i in range(0, len(raw), size):
         s.feed(raw[i:i + size], float(i))
-    tokens, source, _f, _l, pt = s.finish()
+    tokens, source, _t, _c, pt = s.finish()
     assert (tokens, source, pt) == (2, 'usage', 5)
     assert s.done and s.malformed == 0
 
@@ -105,7 +110,7 @@ def test_text_that_looks_like_usage_does_not_fool_the_fast_path():
     s = SSEStream()
     s.feed(chunk(1), 1.0)
     s.feed(chunk(2, text='"completion_tokens": 99'), 2.0)
-    assert s.ct == 2
+    assert s.seen == 2
 
 
 def test_status_errors_say_what_to_do():
@@ -117,30 +122,33 @@ def test_status_errors_say_what_to_do():
     assert _status_error(503, 'busy', ctx) == ('http_503', "HTTP 503 (busy): see the server's log")
 
 
+def gate(**opts):
+    return Gate(normalize(opts))
+
+
 def test_gate_defaults_and_request_body():
-    g = Gate({'url': 'http://127.0.0.1:1', 'model': 'm', 'output_tokens': 16, 'seed': 3})
+    g = gate(url='http://127.0.0.1:1', model='m', output_tokens=16, seed=3)
     assert g.o['concurrency'] == 16 and g.o['duration_s'] == 60.0
-    g._prepare_bodies()
+    g.prepare_bodies()
     data = g.make_request('hello "world"')
     head, body = data.split(b'\r\n\r\n', 1)
     assert b'POST /v1/completions HTTP/1.1' in head and b'Content-Length: %d' % len(body) in head
     obj = json.loads(body)
     assert obj == {'prompt': 'hello "world"', 'model': 'm', 'max_tokens': 16, 'min_tokens': 16, 'ignore_eos': True,
                    'stream': True, 'stream_options': {'include_usage': True, 'continuous_usage_stats': True}}
-    chat = Gate({'url': 'http://127.0.0.1:1', 'model': 'm', 'api': 'chat', 'stream': False, 'mode': 'open',
-                 'rate': 1.0})
-    assert chat.o['concurrency'] == 1024
-    chat._prepare_bodies()
+    chat = gate(url='http://127.0.0.1:1', model='m', api='chat', stream=False, mode='open', rate=1.0)
+    assert chat.o['concurrency'] is None    # derived from rate x warm-up E2E when the run starts
+    chat.prepare_bodies()
     obj = json.loads(chat.make_request('x').split(b'\r\n\r\n', 1)[1])
     assert obj['messages'] == [{'role': 'user', 'content': 'x'}] and 'stream_options' not in obj
     # same seed, same prompts; the default seed is random so runs do not hit the prefix cache
-    assert Gate({'seed': 5}).make_prompt(20) == Gate({'seed': 5}).make_prompt(20)
-    assert len(set(Gate({}).seed for _i in range(4))) > 1
+    assert gate(seed=5).make_prompt(20) == gate(seed=5).make_prompt(20)
+    assert len(set(gate().seed for _i in range(4))) > 1
 
 
 def test_gate_rejects_bad_url():
     with pytest.raises(GateError) as exc:
-        Gate({'url': 'localhost:8000'})
+        gate(url='localhost:8000')
     assert 'http://HOST:PORT' in exc.value.message
 
 
@@ -149,5 +157,31 @@ def test_events_without_blank_lines_yield_no_tokens():
     s = SSEStream()
     s.feed(chunk(1).replace(b'\n\n', b'\n') + chunk(2).replace(b'\n\n', b'\n'), 1.0)
     s.feed(b'\n\n', 2.0)   # what the client appends when the body ends with an unterminated event
-    tokens, source, _f, _l, _pt = s.finish()
+    tokens, source, _t, _c, _pt = s.finish()
     assert (tokens, source, s.malformed, s.events) == (0, 'chunks', 1, 1)
+
+
+def test_usage_on_the_last_content_chunk_keeps_the_first_token_time():
+    # a server without continuous usage that puts the usage on its last content chunk
+    body = [(1.0, chunk(0, text=' a', usage=False)), (2.0, chunk(0, text=' b', usage=False)),
+            (3.0, chunk(3, text=' c', finish='length')), (3.0, b'data: [DONE]\n\n')]
+    s = SSEStream()
+    tokens, source, first, last, pt = feed_all(s, body)
+    assert (tokens, source, first, last, pt) == (3, 'usage', 1.0, 3.0, 5)
+    assert s.counts == [1, 1, 1]
+
+
+def test_multi_token_chunk_is_weighted_in_the_gaps():
+    body = [(1.0, chunk(1)), (1.1, chunk(2)), (1.5, chunk(6, text=' b c d e')), (1.5, final_usage(6))]
+    s = SSEStream()
+    for t, data in body:
+        s.feed(data, t)
+    _tokens, _source, times, counts, _pt = s.finish()
+    gaps = token_gaps(times, counts)
+    assert len(gaps) == 5 and gaps[0] == pytest.approx(0.1) and gaps[1:] == [pytest.approx(0.1)] * 4
+
+
+def test_a_stall_shows_as_one_long_gap():
+    times = [0.0, 0.01, 0.02, 1.02, 1.03]
+    gaps = token_gaps(times, [1] * 5)
+    assert max(gaps) == pytest.approx(1.0) and len(gaps) == 4
