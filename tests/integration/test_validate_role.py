@@ -1,0 +1,143 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, inferops.vllm contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The validate role through ansible-playbook (the ansible-core of the test venv, 2.19 in CI) against
+fake vLLM servers on loopback: every documented form of targets, host-level cost charged once,
+capacity mode from the role, and bad input.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, 'tests', 'support'))
+
+from fake_openai_server import FakeServerProcess  # noqa: E402  pylint: disable=wrong-import-position
+
+RUN_TIMEOUT = 240
+
+
+@pytest.fixture(scope='module')
+def servers():
+    a = FakeServerProcess({'token_delay_s': 0.001}).start()
+    b = FakeServerProcess({'token_delay_s': 0.001}).start()
+    try:
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
+
+
+@pytest.fixture(scope='module')
+def collections_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp('collections')
+    link = root / 'ansible_collections' / 'inferops' / 'vllm'
+    link.parent.mkdir(parents=True)
+    link.symlink_to(REPO)
+    deps = os.environ.get('ANSIBLE_COLLECTIONS_PATH', '')
+    return ':'.join(p for p in (str(root), deps) if p)
+
+
+def play(tmp_path, collections_dir, role_vars):
+    """Run the validate role on localhost; returns (rc, output, fleet.json or None)."""
+    report = tmp_path / 'report'
+    role_vars = dict({'validate_report_dir': str(report), 'validate_runner': 'localhost',
+                      'validate_hardware_class': 'test', 'validate_duration_s': 1.5, 'validate_warmup_requests': 2,
+                      'validate_prompt_tokens': 16, 'validate_output_tokens': 8, 'validate_enforce': True,
+                      'validate_on_inconclusive': 'warn'}, **role_vars)
+    book = [{'name': 'gate', 'hosts': 'localhost', 'gather_facts': False,
+             'roles': [{'role': 'inferops.vllm.validate', 'vars': role_vars}]}]
+    path = tmp_path / 'play.yml'
+    path.write_text(yaml.safe_dump(book))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_dir, ANSIBLE_NOCOLOR='1',
+               ANSIBLE_LOCALHOST_WARNING='0', ANSIBLE_INVENTORY_UNPARSED_WARNING='0')
+    proc = subprocess.run([sys.executable, '-m', 'ansible', 'playbook', '-i', 'localhost,', '-c', 'local',
+                           '-e', 'ansible_python_interpreter=%s' % sys.executable, str(path)],
+                          env=env, cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, timeout=RUN_TIMEOUT)
+    fleet = report / 'fleet.json'
+    return proc.returncode, proc.stdout, (json.loads(fleet.read_text()) if fleet.exists() else None)
+
+
+def rows(fleet):
+    return dict((r['target'], r) for r in fleet['summary']['rows'])
+
+
+def test_targets_as_name_and_url(servers, tmp_path, collections_dir):
+    a, _b = servers
+    rc, out, fleet = play(tmp_path, collections_dir, {
+        'validate_targets': [{'name': 'only', 'url': a.url}], 'validate_host_cost_per_hour': 1.8})
+    assert rc == 0, out
+    row = rows(fleet)['only']
+    assert row['scope'] == 'host' and row['verdict'] in ('pass', 'inconclusive')
+    assert row['cost_basis'] == 'measured load' and row['cost_per_1m_output_tokens'] > 0
+    host = fleet['summary']['hosts'][0]
+    assert host['per_1m_output_tokens'] == pytest.approx(1.8 / (host['output_tokens_per_s'] * 3600) * 1e6, rel=1e-4)
+
+
+def test_instances_as_name_and_port_behind_a_front_port(servers, tmp_path, collections_dir):
+    a, _b = servers
+    port = a.port
+    rc, out, fleet = play(tmp_path, collections_dir, {
+        'validate_address': '127.0.0.1', 'validate_instances': [{'name': 'vllm-a', 'port': port}],
+        'validate_front_port': port, 'validate_host_cost_per_hour': 2.0})
+    assert rc == 0, out
+    r = rows(fleet)
+    assert r['front']['scope'] == 'host' and r['vllm-a']['scope'] == 'instance'
+    # charged once: the front row has the cost, the instance row none
+    assert r['front']['cost_per_1m_output_tokens'] > 0 and r['vllm-a']['cost_per_1m_output_tokens'] is None
+    front = [x for x in fleet['results'] if x['target'] == 'front'][0]['result']
+    assert front['cross_check']['available'] and front['cross_check']['ok']   # summed instance /metrics
+
+
+def test_capacity_of_a_two_instance_host_and_its_cost(servers, tmp_path, collections_dir):
+    a, b = servers
+    rc, out, fleet = play(tmp_path, collections_dir, {
+        'validate_address': '127.0.0.1',
+        'validate_instances': [{'name': 'vllm-a', 'port': a.port}, {'name': 'vllm-b', 'port': b.port}],
+        'validate_mode': 'capacity', 'validate_capacity_step_s': 1.5, 'validate_capacity_budget_s': 40,
+        'validate_capacity_start_rate': 20, 'validate_slos': {'max_ttft_p95_ms': 400, 'max_tpot_p95_ms': 100},
+        'validate_host_cost_per_hour': 3.0})
+    assert rc == 0, out
+    r = rows(fleet)
+    assert r['host']['scope'] == 'host' and r['vllm-a']['scope'] == r['vllm-b']['scope'] == 'instance'
+    host = [x for x in fleet['results'] if x['target'] == 'host'][0]['result']
+    assert host['mode'] == 'capacity' and len(host['urls']) == 2
+    cap = host['capacity']
+    assert cap['steps'] and cap['output_tokens_per_s'] > 0
+    assert host['cost']['basis'] == 'capacity'
+    assert host['cost']['per_1m_output_tokens'] == pytest.approx(3.0 / (cap['output_tokens_per_s'] * 3600) * 1e6,
+                                                                 rel=1e-4)
+    assert r['vllm-a']['cost_per_1m_output_tokens'] is None
+    # the host's record became the baseline of the next rolling upgrade
+    baseline = json.loads((tmp_path / 'report' / 'localhost' / 'host.latest.json').read_text())
+    assert baseline['capacity']['output_tokens_per_s'] == cap['output_tokens_per_s']
+
+
+def test_tpot_slo_from_the_role(servers, tmp_path, collections_dir):
+    a, _b = servers
+    rc, out, fleet = play(tmp_path, collections_dir, {
+        'validate_targets': [{'name': 'only', 'url': a.url}], 'validate_slos': {'max_tpot_p95_ms': 0.001},
+        'validate_on_inconclusive': 'fail', 'validate_num_requests': 120, 'validate_duration_s': 30})
+    assert rc != 0
+    assert 'max_tpot_p95_ms' in out and rows(fleet)['only']['verdict'] == 'fail'
+
+
+def test_unknown_slo_name_lists_the_known_ones(servers, tmp_path, collections_dir):
+    a, _b = servers
+    rc, out, _fleet = play(tmp_path, collections_dir, {
+        'validate_targets': [{'name': 'only', 'url': a.url}], 'validate_slos': {'max_ttft_ms': 5}})
+    assert rc != 0
+    assert 'validate_slos has unknown SLO names max_ttft_ms' in out and 'max_tpot_p95_ms' in out
+
+
+def test_targets_without_url_are_named(tmp_path, collections_dir):
+    rc, out, _fleet = play(tmp_path, collections_dir, {'validate_targets': [{'name': 'x'}]})
+    assert rc != 0 and 'validate_targets[0] needs name and url' in out
