@@ -10,11 +10,27 @@ continuous_usage_stats), GET /metrics (Prometheus text with vLLM's metric names 
 labels), and for tests POST /_admin/config (change settings) and GET /_admin/stats.
 
 Fault switches (settings): api_key (401 without it), fail_rate (HTTP 500 on that share of
-requests), stall_rate + stall_after_tokens (stop sending mid-stream), malformed_rate (an
-invalid JSON event in the stream), no_usage, no_continuous_usage, tokens_per_chunk (several
-tokens per SSE event), honor_ignore_eos=false (shorter outputs), no_tokenize, no_metrics,
-metrics_extra_tokens_per_request (server counts more tokens than it sends), not_ready_s.
-TLS with --tls-cert/--tls-key.
+requests), stall_rate + stall_after_tokens (stop sending mid-stream for stall_s seconds, by
+default 3600), malformed_rate (an invalid JSON event in the stream), no_usage,
+no_continuous_usage, tokens_per_chunk (several tokens per SSE event), honor_ignore_eos=false
+(shorter outputs), no_tokenize, no_metrics, metrics_extra_tokens_per_request (server counts
+more tokens than it sends), not_ready_s. TLS with --tls-cert/--tls-key.
+
+Capacity and faults for the throughput gate's capacity search:
+
+- slots (0 = unlimited): at most that many completion requests are served at once; the others
+  wait in a FIFO queue before their TTFT starts (vllm:num_requests_waiting in /metrics). One
+  request of n output tokens holds its slot for ``service_time(n)`` = ttft_s + (n - k) *
+  token_delay_s with k = min(tokens_per_chunk, n), i.e. ttft_s + (n - 1) * token_delay_s for one
+  token per chunk, streamed or not; the capacity is slots / service_time(n) requests per second.
+- stall_every (0 = off) + stall_s + stall_after_tokens: requests N, 2N, ... (counted from 1 over
+  all completion requests received) send nothing for stall_s seconds after stall_after_tokens
+  tokens, then complete normally. A non-streamed request answers stall_s later.
+- usage_on_last_chunk: a stream that asked for include_usage gets the usage object on its last
+  content chunk (the one with finish_reason) instead of continuous usage or a usage-only chunk.
+- die_after_requests (0 = off): receiving that many completion requests kills the server: the
+  listening socket is closed (later connections are refused) and every open connection, the
+  one that carried the last request included, is aborted without an answer.
 
     python tests/support/fake_openai_server.py --port 8000 --token-delay-ms 5
     python tests/support/fake_openai_server.py --port 0 --port-file /tmp/port --config '{"fail_rate": 0.1}'
@@ -27,6 +43,7 @@ __metaclass__ = type
 
 import argparse
 import asyncio
+import collections
 import http.client
 import json
 import os
@@ -57,6 +74,11 @@ DEFAULTS = {
     'metrics_extra_tokens_per_request': 0,
     'not_ready_s': 0.0,
     'seed': 1,
+    'slots': 0,
+    'stall_every': 0,
+    'stall_s': 3600.0,
+    'usage_on_last_chunk': False,
+    'die_after_requests': 0,
 }
 
 TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
@@ -77,6 +99,11 @@ def count_tokens(text):
 
 
 CHAT_TEMPLATE_TOKENS = 6
+
+# One admitted completion request. stall: seconds of silence to inject (0.0: none);
+# usage_last: the usage object rides on the last content chunk (usage_on_last_chunk).
+_Req = collections.namedtuple('_Req', 'rid chat prompt_tokens n max_tokens stream usage cont usage_last stall '
+                                      'malformed t0')
 
 
 class Histogram(object):
@@ -112,7 +139,8 @@ class Stats(object):
         self.prompt_tokens = 0
         self.generation_tokens = 0
         self.success = {'stop': 0, 'length': 0, 'abort': 0, 'error': 0}
-        self.running = 0
+        self.running = 0          # requests being served (holding a slot)
+        self.max_running = 0
         self.ttft = Histogram(TTFT_BUCKETS)
         self.itl = Histogram(ITL_BUCKETS)
         self.e2e = Histogram(E2E_BUCKETS)
@@ -146,6 +174,11 @@ class FakeServer(object):
         self._ready = threading.Event()
         self._stop = None
         self._ids = 0
+        # futures of the requests waiting for a slot, oldest first: an explicit FIFO because
+        # asyncio.Semaphore does not promise strict arrival order under contention
+        self._waiters = collections.deque()
+        self._conns = set()
+        self.dead = False
 
     # -- lifecycle --------------------------------------------------------------------------
     async def serve(self):
@@ -196,7 +229,7 @@ class FakeServer(object):
             'vllm:num_requests_running{engine="0",%s} %s' % (lb, float(s.running)),
             '# HELP vllm:num_requests_waiting Number of requests waiting to be processed.',
             '# TYPE vllm:num_requests_waiting gauge',
-            'vllm:num_requests_waiting{engine="0",%s} 0.0' % lb,
+            'vllm:num_requests_waiting{engine="0",%s} %s' % (lb, float(self.waiting())),
             '# HELP vllm:kv_cache_usage_perc KV-cache usage. 1 means 100 percent usage.',
             '# TYPE vllm:kv_cache_usage_perc gauge',
             'vllm:kv_cache_usage_perc{engine="0",%s} %s' % (lb, min(1.0, s.running / 64.0)),
@@ -230,6 +263,76 @@ class FakeServer(object):
     def ready(self):
         return time.monotonic() - self.started >= float(self.cfg['not_ready_s'])
 
+    def service_time(self, n):
+        """Seconds one request of ``n`` output tokens holds its slot (without queue wait or stall).
+
+        The first SSE event (k = min(tokens_per_chunk, n) tokens) goes out ttft_s after the slot
+        is taken and each later token adds token_delay_s: ttft_s + (n - k) * token_delay_s, the
+        same for a non-streamed answer, so a known capacity does not depend on streaming.
+        """
+        k = min(max(1, int(self.cfg['tokens_per_chunk'])), n)
+        return float(self.cfg['ttft_s']) + (n - k) * float(self.cfg['token_delay_s'])
+
+    # -- slots: a FIFO queue in front of the "engine" -----------------------------------------
+    def waiting(self):
+        # a cancelled future may sit in the deque until its task runs its cleanup
+        return sum(1 for f in self._waiters if not f.done())
+
+    def _slot_free(self):
+        slots = int(self.cfg['slots'] or 0)
+        return slots <= 0 or self.stats.running < slots
+
+    def _take_slot(self):
+        st = self.stats
+        st.running += 1
+        st.max_running = max(st.max_running, st.running)
+
+    def try_take_slot(self):
+        """Take a slot now if one is free and nobody queues before us (a newcomer never overtakes)."""
+        if self.waiting() or not self._slot_free():
+            return False
+        self._take_slot()
+        return True
+
+    async def wait_slot(self):
+        """Queue for a slot; on cancellation leave the queue, or pass on a slot granted meanwhile."""
+        fut = self.loop.create_future()
+        self._waiters.append(fut)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                # granted just before the client left: the slot is ours, so hand it on
+                self.release_slot()
+            else:
+                try:
+                    self._waiters.remove(fut)
+                except ValueError:
+                    pass       # already skipped by grant_slots()
+            raise
+
+    def release_slot(self):
+        self.stats.running -= 1
+        self.grant_slots()
+
+    def grant_slots(self):
+        """Hand free slots to the oldest waiters (also after a live increase of ``slots``)."""
+        while self._waiters and self._slot_free():
+            fut = self._waiters.popleft()
+            if fut.done():
+                continue       # its client went away; wait_slot() cleans up
+            self._take_slot()
+            fut.set_result(None)
+
+    def die(self):
+        """Simulate a crashed server: stop listening (ECONNREFUSED) and abort every connection."""
+        self.dead = True
+        if self.server is not None:
+            self.server.close()
+        for conn in list(self._conns):
+            conn.closed = True
+            conn.transport.abort()
+
 
 def _json(status, obj, extra=b''):
     body = json.dumps(obj, separators=(',', ':')).encode('utf-8')
@@ -260,9 +363,15 @@ class _Conn(asyncio.Protocol):
     def connection_made(self, transport):
         self.transport = transport
         self.srv.stats.connections += 1
+        self.srv._conns.add(self)
+        if self.srv.dead:
+            # accepted in the same loop turn the server died: a dead server answers nobody
+            self.closed = True
+            transport.abort()
 
     def connection_lost(self, exc):
         self.closed = True
+        self.srv._conns.discard(self)
         if self.busy is not None and not self.busy.done():
             self.busy.cancel()
 
@@ -348,12 +457,14 @@ class _Conn(asyncio.Protocol):
                 if 'not_ready_s' in upd:
                     srv.started = time.monotonic()
                 srv.rng = random.Random(cfg['seed'])
+                srv.grant_slots()      # more slots now: serve the queue
             w(_json(200, cfg))
             return None
         if path == '/_admin/stats':
             w(_json(200, {'requests': st.requests, 'completed': st.completed, 'first_t': st.first_t,
                           'last_t': st.last_t, 'connections': st.connections, 'http_requests': st.http_requests,
-                          'generation_tokens': st.generation_tokens, 'prompt_tokens': st.prompt_tokens}))
+                          'generation_tokens': st.generation_tokens, 'prompt_tokens': st.prompt_tokens,
+                          'running': st.running, 'waiting': srv.waiting(), 'max_running': st.max_running}))
             return None
         if path.startswith('/v1/') and cfg['api_key']:
             if headers.get('authorization') != 'Bearer %s' % cfg['api_key']:
@@ -394,6 +505,9 @@ class _Conn(asyncio.Protocol):
         if st.first_t is None:
             st.first_t = time.time()
         st.last_t = time.time()
+        if cfg['die_after_requests'] and st.requests >= int(cfg['die_after_requests']):
+            srv.die()
+            return None
         try:
             req = json.loads(body)
         except ValueError:
@@ -421,30 +535,52 @@ class _Conn(asyncio.Protocol):
         forced = req.get('ignore_eos') or (req.get('min_tokens') or 0) >= max_tokens
         n = max_tokens if (forced and cfg['honor_ignore_eos']) else max(1, max_tokens // 2)
         stall = bool(cfg['stall_rate']) and rng.random() < cfg['stall_rate']
+        # deterministic stalls use no random draw, so seeded fault sequences stay as they were
+        every = int(cfg['stall_every'] or 0)
+        stall = stall or (every > 0 and st.requests % every == 0)
         malformed = bool(cfg['malformed_rate']) and rng.random() < cfg['malformed_rate']
         stream = bool(req.get('stream'))
         opts = req.get('stream_options') or {}
         usage = bool(opts.get('include_usage')) and not cfg['no_usage']
-        cont = usage and bool(opts.get('continuous_usage_stats')) and not cfg['no_continuous_usage']
-        rid = srv.next_id()
-        ctx = (rid, chat, prompt_tokens, n, stream, usage, cont, stall, malformed, t0)
-        delayed = cfg['ttft_s'] or cfg['token_delay_s'] or stall
-        st.running += 1
-        if not delayed:
-            try:
-                if stream:
-                    w(SSE_HEAD + b''.join(_chunk(e) for e in self.events(ctx)) + b'0\r\n\r\n')
-                else:
-                    w(self.full(ctx))
-                self.account(ctx, n, time.monotonic() - t0, [], 'length' if n == max_tokens else 'stop')
-            finally:
-                st.running -= 1
-            return None
-        return self.slow(ctx, max_tokens)
+        usage_last = usage and bool(cfg['usage_on_last_chunk'])
+        cont = (usage and not usage_last and bool(opts.get('continuous_usage_stats'))
+                and not cfg['no_continuous_usage'])
+        ctx = _Req(srv.next_id(), chat, prompt_tokens, n, max_tokens, stream, usage, cont, usage_last,
+                   float(cfg['stall_s']) if stall else 0.0, malformed, t0)
+        if srv.try_take_slot():
+            return self.start(ctx)
+        return self.queued(ctx)
+
+    async def queued(self, ctx):
+        """Wait in the FIFO queue for a slot (before TTFT starts), then serve the request."""
+        try:
+            await self.srv.wait_slot()
+        except asyncio.CancelledError:
+            # the client left while queued: aborted before any prefill, so no tokens to count
+            self.srv.stats.success['abort'] += 1
+            raise
+        pending = self.start(ctx)
+        if pending is not None:
+            await pending
+
+    def start(self, ctx):
+        """Serve a request that holds a slot: answer now, or return the coroutine that will."""
+        cfg = self.srv.cfg
+        if cfg['ttft_s'] or cfg['token_delay_s'] or ctx.stall:
+            return self.slow(ctx)
+        try:
+            if ctx.stream:
+                self.transport.write(SSE_HEAD + b''.join(_chunk(e) for e in self.events(ctx)) + b'0\r\n\r\n')
+            else:
+                self.transport.write(self.full(ctx))
+            self.account(ctx, ctx.n, time.monotonic() - ctx.t0, [], _reason(ctx))
+        finally:
+            self.srv.release_slot()
+        return None
 
     def account(self, ctx, generated, e2e, gaps, reason):
         st = self.srv.stats
-        st.prompt_tokens += ctx[2]
+        st.prompt_tokens += ctx.prompt_tokens
         st.generation_tokens += generated + int(self.srv.cfg['metrics_extra_tokens_per_request'])
         if reason:
             st.success[reason] += 1
@@ -455,30 +591,30 @@ class _Conn(asyncio.Protocol):
                 st.itl.observe(g)
             st.e2e.observe(e2e)
 
-    async def slow(self, ctx, max_tokens):
-        cfg = self.srv.cfg
-        st = self.srv.stats
-        rid, chat, prompt_tokens, n, stream, usage, cont, stall, malformed, t0 = ctx
+    async def slow(self, ctx):
+        srv = self.srv
+        cfg = srv.cfg
         sent = 0
         gaps = []
         try:
+            if not ctx.stream:
+                # nothing is visible before the answer: one sleep for the whole service time (and
+                # stall) keeps the known capacity exact instead of adding n sleeps' overhead
+                await asyncio.sleep(srv.service_time(ctx.n) + ctx.stall)
+                self.transport.write(self.full(ctx))
+                self.account(ctx, ctx.n, time.monotonic() - ctx.t0, [], _reason(ctx))
+                return
             if cfg['ttft_s']:
                 await asyncio.sleep(cfg['ttft_s'])
-            if not stream:
-                for _i in range(n):
-                    if cfg['token_delay_s']:
-                        await asyncio.sleep(cfg['token_delay_s'])
-                if stall:
-                    await asyncio.sleep(3600)
-                self.transport.write(self.full(ctx))
-                self.account(ctx, n, time.monotonic() - t0, [], 'length' if n == max_tokens else 'stop')
-                return
             self.transport.write(SSE_HEAD)
             last = None
+            stalled = False
             for ev, tokens_after in self.events(ctx, with_counts=True):
                 if tokens_after > sent:
-                    if stall and sent >= cfg['stall_after_tokens']:
-                        await asyncio.sleep(3600)
+                    if ctx.stall and not stalled and sent >= cfg['stall_after_tokens']:
+                        # one silent pause: not even a keep-alive, so a client's idle timeout sees it
+                        stalled = True
+                        await asyncio.sleep(ctx.stall)
                     if sent and cfg['token_delay_s']:
                         await asyncio.sleep(cfg['token_delay_s'] * (tokens_after - sent))
                     now = time.monotonic()
@@ -488,22 +624,23 @@ class _Conn(asyncio.Protocol):
                     sent = tokens_after
                 self.transport.write(_chunk(ev))
             self.transport.write(b'0\r\n\r\n')
-            self.account(ctx, n, time.monotonic() - t0, gaps, 'length' if n == max_tokens else 'stop')
+            self.account(ctx, ctx.n, time.monotonic() - ctx.t0, gaps, _reason(ctx))
         except asyncio.CancelledError:
             # client went away: vLLM aborts the request; the tokens made so far were generated
-            self.account(ctx, sent, time.monotonic() - t0, [], 'abort')
+            self.account(ctx, sent, time.monotonic() - ctx.t0, [], 'abort')
             raise
         finally:
-            st.running -= 1
+            srv.release_slot()
 
     def full(self, ctx):
-        rid, chat, prompt_tokens, n, _stream, _usage, _cont, _stall, _malformed, _t0 = ctx
+        n = ctx.n
+        prompt_tokens = ctx.prompt_tokens
         text = ''.join(' ' + WORDS[i % len(WORDS)] for i in range(n))
         fin = 'length'
-        obj = {'id': ('chatcmpl-' if chat else 'cmpl-') + rid,
-               'object': 'chat.completion' if chat else 'text_completion',
+        obj = {'id': ('chatcmpl-' if ctx.chat else 'cmpl-') + ctx.rid,
+               'object': 'chat.completion' if ctx.chat else 'text_completion',
                'created': int(time.time()), 'model': self.srv.cfg['model']}
-        if chat:
+        if ctx.chat:
             obj['choices'] = [{'index': 0, 'message': {'role': 'assistant', 'content': text, 'tool_calls': []},
                                'logprobs': None, 'finish_reason': fin, 'stop_reason': None}]
         else:
@@ -516,7 +653,8 @@ class _Conn(asyncio.Protocol):
 
     def events(self, ctx, with_counts=False):
         """SSE event bytes (b'data: ...\\n\\n') shaped like vLLM's, optionally with tokens sent after each."""
-        rid, chat, pt, n, _stream, usage, cont, _stall, malformed, _t0 = ctx
+        rid, chat, pt, n, usage, cont, malformed = (ctx.rid, ctx.chat, ctx.prompt_tokens, ctx.n, ctx.usage,
+                                                    ctx.cont, ctx.malformed)
         model = self.srv.cfg['model']
         k = max(1, int(self.srv.cfg['tokens_per_chunk']))
         created = int(time.time())
@@ -542,13 +680,13 @@ class _Conn(asyncio.Protocol):
             else:
                 ch = '[{"index":0,"text":"%s","logprobs":null,"finish_reason":%s,"stop_reason":null}]' % (text, fin)
             ev = head + ch
-            if cont:
+            if cont or (ctx.usage_last and done == n):
                 ev += ',"usage":{"prompt_tokens":%d,"total_tokens":%d,"completion_tokens":%d}' % (pt, pt + done, done)
             out.append((ev + '}', done))
             i += 1
             if malformed and i == 2:
                 out.append(('{"id":"broken", "choices": [', done))
-        if usage:
+        if usage and not ctx.usage_last:
             out.append((head + '[],"usage":{"prompt_tokens":%d,"total_tokens":%d,"completion_tokens":%d}}'
                         % (pt, pt + n, n), n))
         res = [(b'data: ' + e.encode('utf-8') + b'\n\n', c) for e, c in out]
@@ -558,6 +696,10 @@ class _Conn(asyncio.Protocol):
         if with_counts:
             return res
         return [e for e, _c in res]
+
+
+def _reason(ctx):
+    return 'length' if ctx.n == ctx.max_tokens else 'stop'
 
 
 # -- test helpers -----------------------------------------------------------------------------
@@ -669,6 +811,9 @@ def main(argv=None):
     p.add_argument('--stall-rate', type=float)
     p.add_argument('--malformed-rate', type=float)
     p.add_argument('--no-usage', action='store_true', default=None)
+    p.add_argument('--slots', type=int, help='requests served at once, the others queue FIFO (0: unlimited)')
+    p.add_argument('--stall-every', type=int, help='every Nth completion request pauses --stall-s seconds')
+    p.add_argument('--stall-s', type=float, help='length of a stall in seconds (default 3600)')
     p.add_argument('--tls-cert')
     p.add_argument('--tls-key')
     p.add_argument('--config', default='{}', help='JSON object of settings (see DEFAULTS)')
@@ -676,7 +821,8 @@ def main(argv=None):
     settings = json.loads(a.config)
     for key, val in (('model', a.model), ('max_model_len', a.max_model_len), ('api_key', a.api_key),
                      ('tokens_per_chunk', a.tokens_per_chunk), ('fail_rate', a.fail_rate),
-                     ('stall_rate', a.stall_rate), ('malformed_rate', a.malformed_rate), ('no_usage', a.no_usage)):
+                     ('stall_rate', a.stall_rate), ('malformed_rate', a.malformed_rate), ('no_usage', a.no_usage),
+                     ('slots', a.slots), ('stall_every', a.stall_every), ('stall_s', a.stall_s)):
         if val is not None:
             settings[key] = val
     if a.ttft_ms is not None:
