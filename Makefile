@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CI := scripts/ci
 SCENARIO ?=
 
-.PHONY: help demo bench-server bench-fleet setup setup-host images venv vllm-assets test lint sanity unit integration importer changelog e2e molecule clean
+.PHONY: help demo bench-server bench-fleet bench-client setup setup-host images venv vllm-assets test lint sanity unit integration importer changelog e2e molecule clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -45,6 +45,13 @@ bench-server:  ## deployed service vs plain vllm serve, same host, model and loa
 
 bench-fleet:  ## site.yml on 1 host, then on 4 hosts at once: wall-time ratio (fails above 2.0)
 	benchmarks/bench_fleet_scale.sh
+
+# GuideLLM's venv (~1.5 GB, CPU torch) is built once by setup_guidellm.sh and reused;
+# env: GUIDELLM_VENV (dir), BENCH_CLIENT_ARGS (extra bench_client.py arguments, e.g. --duration 20).
+bench-client:  ## the gate's load engine vs GuideLLM on a fake server (fails below 1500 req/s per client core or 20x GuideLLM)
+	source $(CI)/common.sh && mkdir -p "$$WORKDIR/logs" && gl="$${GUIDELLM_VENV:-$$WORKDIR/guidellm-venv}" && \
+	benchmarks/setup_guidellm.sh "$$gl" && \
+	python3 benchmarks/bench_client.py --guidellm-venv "$$gl" --json "$$WORKDIR/logs/bench-client.json" $${BENCH_CLIENT_ARGS:-}
 
 clean:  ## remove build output (keeps venv and images)
 	rm -rf tests/output /var/tmp/inferops-vllm/build /var/tmp/inferops-vllm/sanity

@@ -12,12 +12,15 @@ set -euo pipefail
 VENV="${1:-/tmp/guidellm-venv}"
 PYTHON="${PYTHON:-python3}"
 TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0}"
+# bench_client.py drives GuideLLM 0.8's CLI and reads its JSON, and its 20x threshold was measured
+# against 0.8.1: pin it so a new release cannot change either behind the figures.
+GUIDELLM_SPEC="${GUIDELLM_SPEC:-guidellm==0.8.1}"
 
 if [ ! -x "$VENV/bin/guidellm" ]; then
     "$PYTHON" -m venv "$VENV"
     # --prefer-binary: never build from source; the CPU torch wheel comes from PIP_FIND_LINKS
     # (/opt/wheels here) or set PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu.
-    "$VENV/bin/pip" install --prefer-binary "$TORCH_SPEC" guidellm
+    "$VENV/bin/pip" install --prefer-binary "$TORCH_SPEC" "$GUIDELLM_SPEC"
 fi
 
 if "$VENV/bin/python" -c 'import torch, sys; sys.exit(0 if "+cpu" in torch.__version__ else 1)' 2>/dev/null; then
