@@ -38,7 +38,9 @@ EXAMPLES = r'''
 
 RETURN = r'''
 _value:
-  description: C(host), C(target), C(hardware), C(scope), C(model), C(vllm_version), C(profile), C(load), C(capacity), C(throughput), C(verdict), C(finished_epoch).
+  description:
+    - C(host), C(target), C(hardware), C(scope), C(model), C(vllm_version), C(profile), C(load), C(capacity),
+      C(throughput), C(verdict), C(finished_epoch).
   type: dict
 '''
 

@@ -66,8 +66,12 @@ class Gate(object):
         self.rng = random.Random(self.seed)
         self.timeout = float(o['request_timeout_s'])
         urls = list(o.get('urls') or [o['url']])
-        murls = list(o.get('metrics_urls') or ([o['metrics_url']] if o.get('metrics_url') else
-                                                [u.rstrip('/') + '/metrics' for u in urls]))
+        if o.get('metrics_urls'):
+            murls = list(o['metrics_urls'])
+        elif o.get('metrics_url'):
+            murls = [o['metrics_url']]
+        else:
+            murls = [u.rstrip('/') + '/metrics' for u in urls]
         try:
             self.endpoints = [_endpoint(u, o, self.timeout) for u in urls]
             self.metrics_endpoints = []

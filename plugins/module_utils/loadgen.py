@@ -87,6 +87,9 @@ CAP_MIN = 16
 CAP_MAX = 4096
 # Share of each capacity step left out as its warm-up (the queue starts empty).
 STEP_TRIM = 0.2
+# A step is lengthened until its percentiles rest on enough samples (a p95 needs 100), up to
+# this many times capacity_step_s and within the budget.
+STEP_MAX_STRETCH = 4.0
 
 
 def normalize(opts):
@@ -298,16 +301,19 @@ async def _capacity_trial(gate, result, tally, e2e_ref, trial):
             break
         rec = Recorder(tally)
         cap = o['concurrency'] or derived_cap(rate, e2e_ref)
-        phase = Phase(rec, gate.sender(rec), cap, None, step_s, 'open', rate, o['arrival'], o['burstiness'],
-                      gate.rng, trim_s=STEP_TRIM * step_s, grace_s=min(gate.timeout, step_s))
+        seconds = _step_seconds(step_thr, rate, step_s, budget - (_perf() - t0) - drain_s)
+        phase = Phase(rec, gate.sender(rec), cap, None, seconds, 'open', rate, o['arrival'], o['burstiness'],
+                      gate.rng, trim_s=STEP_TRIM * seconds, grace_s=min(gate.timeout, seconds))
         stats = await phase.run(monitor=True)
         figs = phase_figures(o, rec, stats)
         client = figs['client']
         slos = loadstats.evaluate_slos(step_thr, _measured(o, figs, None, None), client['saturated'],
-                                       'the client was the bottleneck (%s)' % '; '.join(client['reasons']))
+                                       'the client was the bottleneck (%s)' % '; '.join(client['reasons']),
+                                       strict_samples=False)
         verdict = loadstats.verdict(slos)
         step = _step_summary(len(out['steps']) + 1, rate, verdict, figs, slos)
-        if stats['stopped_early'] or 'connect' in rec.errors:
+        step['seconds'] = _r(seconds)
+        if stats['stopped_early'] or any(r.error in ('connect', 'disconnect') for r in rec.records):
             alive, why = await _server_alive(gate)
             if not alive:
                 step['verdict'] = 'error'
@@ -318,9 +324,32 @@ async def _capacity_trial(gate, result, tally, e2e_ref, trial):
                                     len(out['steps']) - 1))
         out['steps'].append(step)
         figures_at[rate] = (figs, rec.completed(), slos)
-        search.record(rate, verdict)
+        search.record(rate, _search_verdict(verdict, slos, client))
     out['ended'] = ended
     return _capacity_result(o, search, out, figures_at)
+
+
+def _search_verdict(verdict, slos, client):
+    """Which way the search goes: a step that met every SLO on too few samples to be sure still
+    points up (the final verdict at capacity says how sure it is); a saturated client stops it."""
+    if verdict != 'inconclusive' or client['saturated']:
+        return verdict
+    if all(s['status'] == 'pass' or s.get('few_samples') for s in slos):
+        return 'pass'
+    return verdict
+
+
+# Fewest measured requests a step is stretched to, even past STEP_MAX_STRETCH (within the budget).
+STEP_MIN_REQUESTS = 10
+
+
+def _step_seconds(thresholds, rate, step_s, left_s):
+    """Length of a step: capacity_step_s, stretched so its percentiles rest on enough samples."""
+    quantiles = [s.quantile for s in loadstats.SLOS if s.quantile and thresholds.get(s.name) is not None]
+    need = max([loadstats.samples_needed(q) for q in quantiles] or [0])
+    per_request = 1.0 / (float(rate) * (1.0 - STEP_TRIM))
+    stretch = max(STEP_MAX_STRETCH * step_s, STEP_MIN_REQUESTS * per_request)
+    return max(step_s, min(need * per_request * 1.05, stretch, left_s))
 
 
 def _step_summary(n, rate, verdict, figs, slos):
@@ -428,8 +457,8 @@ def _pooled(o, trials):
                           'itl': loadstats.summarize(itl), 'e2e': loadstats.summarize([r.e2e for r in records])}
     base['throughput'] = dict((k, _r(sum(f['throughput'][k] or 0.0 for f in figs) / len(figs)))
                               for k in figs[0]['throughput'])
-    req = {'total': 0, 'completed': 0, 'failed': 0, 'errors': {}, 'error_examples': {}, 'by_side': {'server': 0,
-                                                                                                      'client': 0}}
+    req = {'total': 0, 'completed': 0, 'failed': 0, 'errors': {}, 'error_examples': {},
+           'by_side': {'server': 0, 'client': 0}}
     for f in figs:
         r = f['requests']
         for k in ('total', 'completed', 'failed'):
@@ -468,11 +497,12 @@ def _assemble(gate, result, trials, cross):
     if capacity is not None:
         result['capacity'] = dict(capacity)
         if per_trial:
-            result['capacity']['trials'] = dict((k, per_trial[k]) for k in ('capacity_requests_per_s',
-                                                                          'capacity_output_tokens_per_s'))
+            keys = ('capacity_requests_per_s', 'capacity_output_tokens_per_s')
+            result['capacity']['trials'] = dict((k, per_trial[k]) for k in keys)
             result['capacity']['requests_per_s'] = per_trial['capacity_requests_per_s']['mean']
             result['capacity']['output_tokens_per_s'] = per_trial['capacity_output_tokens_per_s']['mean']
-        result.pop('capacity_trials', None) if len(trials) == 1 else None
+        if len(trials) == 1:
+            result.pop('capacity_trials', None)
     if per_trial:
         result['trials'] = {'n': len(trials), 'figures': per_trial}
     _warn(gate, result, figs, cross)
@@ -494,8 +524,10 @@ def _assemble(gate, result, trials, cross):
         # even the lowest rate missed an SLO: the per-step SLOs stand as measured there
         thresholds = dict((k, v) for k, v in thresholds.items()
                           if loadstats.SLO_BY_NAME[k].klass in STEP_CLASSES or k == 'max_token_mismatch')
+    no_capacity = capacity is not None and capacity['requests_per_s'] is None
     slos = loadstats.evaluate_slos(thresholds, measured, client['saturated'],
-                                   'the client was the bottleneck (%s)' % '; '.join(client['reasons']))
+                                   'the client was the bottleneck (%s)' % '; '.join(client['reasons']),
+                                   strict_samples=not no_capacity)
     result['slos'] = slos
     verdict = loadstats.verdict(slos)
     stopped = (result.get('requests') or {}).get('stopped_early')

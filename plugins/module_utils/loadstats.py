@@ -187,13 +187,16 @@ def _fmt(v, unit=''):
     return s + ((' ' + unit) if unit else '')
 
 
-def evaluate_slos(thresholds, measured, saturated=False, saturation_reason=''):
+def evaluate_slos(thresholds, measured, saturated=False, saturation_reason='', strict_samples=True):
     """Compare measured values with the SLO thresholds that are set.
 
     ``measured``: metric key -> {'value': number|None, 'samples': int, 'detail': str, 'why': str,
     'ci95': [low, high] (optional, from trials)}. Returns a list of dicts (one per SLO set) with
     status pass|fail|inconclusive and a message. With trials, a pass whose 95% confidence
     interval reaches across the threshold is inconclusive: the next run could as well fail.
+    ``strict_samples=False`` (a capacity step): a percentile from too few samples that already
+    misses its threshold is a fail (more than 5% of the requests missed it), one that meets it
+    stays inconclusive.
     """
     results = []
     for slo in SLOS:
@@ -214,8 +217,10 @@ def evaluate_slos(thresholds, measured, saturated=False, saturation_reason=''):
             results.append(res)
             continue
         need = samples_needed(q) if q is not None else 0
-        if q is not None and samples < need:
+        missed = not (value >= thr if slo.direction == 'min' else value <= thr)
+        if q is not None and samples < need and not (missed and not strict_samples and not saturated):
             res['status'] = 'inconclusive'
+            res['few_samples'] = True
             res['message'] = ('%s: only %d samples, a p%d needs at least %d: raise duration_s or num_requests (%s)'
                               % (label, samples, int(round(q * 100)), need, opt))
             results.append(res)
@@ -225,6 +230,8 @@ def evaluate_slos(thresholds, measured, saturated=False, saturation_reason=''):
             return v >= thr if slo.direction == 'min' else v <= thr
 
         met = meets(value)
+        if q is not None and samples < need:
+            detail += ' (fewer than the %d a p%d needs, but already over the limit)' % (need, int(round(q * 100)))
         ci = m.get('ci95')
         crosses = bool(ci) and met and not (meets(ci[0]) and meets(ci[1]))
         if saturated and not (klass == 'accuracy' or (klass == 'throughput' and met) or (klass == 'errors' and not met)):
