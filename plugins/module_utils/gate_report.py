@@ -66,6 +66,7 @@ def junit_xml(result):
                        ('api', result.get('api')), ('mode', result.get('mode')), ('seed', result.get('seed')),
                        ('output_tokens_per_s', thr.get('output_tokens_per_s')),
                        ('requests_per_s', thr.get('requests_per_s')),
+                       ('capacity_requests_per_s', (result.get('capacity') or {}).get('requests_per_s')),
                        ('client_saturated', (result.get('client') or {}).get('saturated'))):
         ET.SubElement(props, 'property', {'name': key, 'value': '' if value is None else str(value)})
     for name, status, message, s in cases:
@@ -101,8 +102,10 @@ def markdown(result):
     verdict = (result.get('verdict') or '').upper()
     lines.append('# Throughput gate: %s' % verdict)
     lines.append('')
-    lines.append('`%s`, model `%s`, api `%s`, stream %s, %s loop' % (
-        result.get('url'), result.get('model'), result.get('api'), result.get('stream'), result.get('mode')))
+    mode = {'closed': 'closed loop', 'open': 'open loop', 'capacity': 'capacity search'}.get(result.get('mode'),
+                                                                                              result.get('mode'))
+    lines.append('`%s`, model `%s`, api `%s`, stream %s, %s' % (
+        result.get('url'), result.get('model'), result.get('api'), result.get('stream'), mode))
     lines.append('')
     msg = result.get('msg') or ''
     if msg:
@@ -140,16 +143,21 @@ def markdown(result):
     if lat:
         lines.append('## Latency (ms)')
         lines.append('')
-        lines.append('| metric | n | mean | p50 | p90 | p95 | p99 | max |')
-        lines.append('|---|---:|---:|---:|---:|---:|---:|---:|')
+        lines.append('| metric | n | mean | p50 | p90 | p95 | p99 | p99.9 | max | too few samples for |')
+        lines.append('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|')
         for key, label in (('ttft', 'TTFT'), ('itl', 'ITL'), ('tpot', 'TPOT'), ('e2e', 'E2E')):
             s = lat.get(key) or {}
-            lines.append('| %s | %d | %s | %s | %s | %s | %s | %s |' % (
+            lines.append('| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |' % (
                 label, s.get('count') or 0, _num(s.get('mean')), _num(s.get('p50')), _num(s.get('p90')),
-                _num(s.get('p95')), _num(s.get('p99')), _num(s.get('max'))))
+                _num(s.get('p95')), _num(s.get('p99')), _num(s.get('p99_9')), _num(s.get('max')),
+                ', '.join(p.replace('_', '.') for p in s.get('few_samples') or []) or '-'))
         lines.append('')
-        lines.append('ITL = (last token time - first token time) / (tokens - 1) per request; TPOT = E2E / tokens.')
+        lines.append('As `vllm bench serve` defines them: TTFT and E2E from the request\'s start (its scheduled send time '
+                     'in an open loop); TPOT = (E2E - TTFT) / (tokens - 1) per request; ITL = every gap between tokens '
+                     'of every request, pooled.')
         lines.append('')
+    lines.extend(_schedule_lines(result.get('schedule')))
+    lines.extend(_capacity_lines(result.get('capacity')))
     cc = result.get('cross_check')
     if cc:
         lines.append('## Server cross-check (/metrics)')
@@ -174,10 +182,6 @@ def markdown(result):
         lines.append('- CPU: %s s, %s of one core' % (_num(client.get('cpu_s')), _num(client.get('cpu_util'), 3)))
         lines.append('- event-loop lag p95: %s ms' % _num(lag.get('p95')))
         lines.append('- concurrency asked %s, achieved mean %s' % (conc.get('asked'), _num(conc.get('achieved_mean'))))
-        if client.get('rate'):
-            late = client.get('schedule_lateness_ms') or {}
-            lines.append('- rate asked %s, achieved %s req/s; lateness p95 %s ms' % (
-                client['rate'].get('asked'), _num(client['rate'].get('achieved')), _num(late.get('p95'))))
         reasons = client.get('reasons') or []
         lines.append('- saturated: %s%s' % (client.get('saturated'), (' (' + '; '.join(reasons) + ')') if reasons else ''))
         lines.append('')
@@ -185,8 +189,12 @@ def markdown(result):
     if cost:
         lines.append('## Cost')
         lines.append('')
-        lines.append('%s per hour -> %s per 1M output tokens, %s per 1M total tokens at the measured rate' % (
-            cost.get('host_cost_per_hour'), _num(cost.get('per_1m_output_tokens'), 4), _num(cost.get('per_1m_total_tokens'), 4)))
+        basis = cost.get('basis') or 'measured load'
+        lines.append('%s per hour -> %s per 1M output tokens, %s per 1M total tokens, at %s' % (
+            cost.get('host_cost_per_hour'), _num(cost.get('per_1m_output_tokens'), 4),
+            _num(cost.get('per_1m_total_tokens'), 4),
+            'capacity (the highest rate that met every SLO)' if basis == 'capacity'
+            else 'the measured load, not at capacity (run with mode: capacity for cost at SLO)'))
         lines.append('')
     warnings = result.get('warnings') or []
     if warnings:
@@ -195,6 +203,46 @@ def markdown(result):
         lines.extend('- ' + w for w in warnings)
         lines.append('')
     return '\n'.join(lines)
+
+
+def _schedule_lines(sched):
+    if not sched:
+        return []
+    late = sched.get('lateness_ms') or {}
+    return ['## Schedule (open loop)', '',
+            '- offered %s req/s (%s), achieved %s req/s' % (sched.get('offered_rate'), sched.get('arrival'),
+                                                          _num(sched.get('achieved_rate'))),
+            '- sends later than %s ms: %s; lateness p50 %s, p95 %s, max %s ms' % (
+                _num(sched.get('late_limit_ms'), 0), sched.get('late_sends'), _num(late.get('p50')),
+                _num(late.get('p95')), _num(late.get('max'))),
+            '- in-flight cap %s (the rate needed %s at the fastest E2E), waits for it %s, unsent %s' % (
+                sched.get('cap'), _num(sched.get('in_flight_needed')), sched.get('cap_waits'), sched.get('unsent')),
+            '']
+
+
+def _capacity_lines(cap):
+    if not cap:
+        return []
+    lines = ['## Capacity at SLO', '']
+    if cap.get('requests_per_s') is None:
+        lines.append('No rate tried met every SLO (search ended: %s).' % cap.get('ended'))
+    else:
+        lines.append('%s req/s, %s output tok/s, %s total tok/s; limited by %s; bracket %s; search ended: %s.' % (
+            _num(cap.get('requests_per_s'), 3), _num(cap.get('output_tokens_per_s')),
+            _num(cap.get('total_tokens_per_s')), cap.get('limiting_slo') or '-', cap.get('bracket'), cap.get('ended')))
+    lines.append('')
+    lines.append('Latency and throughput against offered load:')
+    lines.append('')
+    lines.append('| step | offered req/s | achieved req/s | verdict | TTFT p95 ms | TPOT p95 ms | ITL p95 ms '
+                 '| E2E p95 ms | output tok/s |')
+    lines.append('|---:|---:|---:|---|---:|---:|---:|---:|---:|')
+    for st in sorted(cap.get('steps') or [], key=lambda x: x.get('rate') or 0):
+        lines.append('| %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
+            st.get('step'), _num(st.get('rate'), 3), _num(st.get('achieved_rate')), st.get('verdict'),
+            _num(st.get('ttft_p95_ms')), _num(st.get('tpot_p95_ms')), _num(st.get('itl_p95_ms')),
+            _num(st.get('e2e_p95_ms')), _num(st.get('output_tokens_per_s'))))
+    lines.append('')
+    return lines
 
 
 def write_reports(result, report_dir, report_name='throughput'):

@@ -67,3 +67,30 @@ def test_unwritable_report_dir(tmp_path):
     with pytest.raises(ReportError) as exc:
         write_reports(RESULT, str(f / 'sub'))
     assert 'report_dir' in str(exc.value)
+
+
+def test_capacity_schedule_and_cost_basis_in_markdown(tmp_path):
+    result = dict(RESULT, mode='capacity', verdict='pass',
+                  latency_ms={'itl': {'count': 900, 'p50': 10.0, 'p95': 12.0, 'p99': 30.0, 'p99_9': 1000.0,
+                                      'max': 1001.0, 'few_samples': ['p99_9']}},
+                  schedule={'offered_rate': 20.0, 'achieved_rate': 19.7, 'arrival': 'constant', 'late_sends': 3,
+                            'late_limit_ms': 20.0, 'lateness_ms': {'p50': 0.4, 'p95': 25.0, 'max': 40.0}, 'cap': 32,
+                            'in_flight_needed': 4.1, 'cap_waits': 0, 'unsent': 0},
+                  capacity={'requests_per_s': 19.5, 'output_tokens_per_s': 312.0, 'total_tokens_per_s': 624.0,
+                            'limiting_slo': 'max_ttft_p95_ms', 'bracket': [19.5, 20.3], 'ended': 'converged',
+                            'steps': [{'step': 2, 'rate': 39.0, 'verdict': 'fail', 'ttft_p95_ms': 2300.0},
+                                      {'step': 1, 'rate': 19.5, 'verdict': 'pass', 'ttft_p95_ms': 120.0,
+                                       'output_tokens_per_s': 312.0}]},
+                  cost={'host_cost_per_hour': 2.0, 'per_1m_output_tokens': 1.78, 'per_1m_total_tokens': 0.89,
+                        'basis': 'capacity'})
+    with open(write_reports(result, str(tmp_path))['markdown']) as f:
+        md = f.read()
+    assert 'capacity search' in md and '## Capacity at SLO' in md and 'limited by max_ttft_p95_ms' in md
+    # the curve is ordered by offered rate
+    assert md.index('| 1 | 19.500 |') < md.index('| 2 | 39.000 |')
+    assert '| ITL | 900 |' in md and '| 1000.00 | 1001.00 | p99.9 |' in md
+    assert 'in-flight cap 32' in md and 'at capacity (the highest rate that met every SLO)' in md
+    old = dict(RESULT)
+    with open(write_reports(old, str(tmp_path / 'old'))['markdown']) as f:
+        assert 'the measured load, not at capacity' in f.read()
+
