@@ -399,6 +399,20 @@ def test_without_tokenize_calibrates_from_usage(fake, monkeypatch, capsys):
     ({'rate': 5}, 'rate is only used with mode: open'),
     ({'concurrency': 'many'}, 'concurrency'),
     ({'bogus_option': 1}, 'bogus_option'),
+    ({'mode': 'open', 'rate': 0}, 'rate=0.0 is invalid: it must be a number > 0 (requests per second)'),
+    ({'mode': 'open', 'rate': 'nan'}, 'rate=nan is invalid: it must be a number > 0'),
+    ({'mode': 'open', 'rate': -3}, 'rate=-3.0 is invalid'),
+    ({'trials': 0}, 'trials=0 is invalid: it must be an integer >= 1'),
+    ({'slos': {'max_ttft_p95': 100}}, 'slos has unknown SLO name max_ttft_p95; known SLOs: min_output_tokens_per_s,'),
+    ({'slos': {'max_ttft_p95_ms': 100}, 'max_ttft_p95_ms': 200}, 'max_ttft_p95_ms given both as an option and in slos'),
+    ({'slos': {'max_error_rate': 3}}, 'slos.max_error_rate=3.0 is invalid: it must be a fraction from 0 to 1'),
+    ({'mode': 'capacity', 'min_output_tokens_per_s': 10}, 'mode: capacity needs a latency SLO'),
+    ({'mode': 'capacity', 'max_ttft_p95_ms': 100, 'duration_s': 5}, 'leave duration_s and num_requests unset'),
+    ({'mode': 'capacity', 'max_ttft_p95_ms': 100, 'capacity_precision': 0}, 'capacity_precision=0.0 is invalid'),
+    ({'mode': 'capacity', 'max_ttft_p95_ms': 100, 'capacity_min_rate': 5, 'capacity_max_rate': 2},
+     'capacity_min_rate=5.0 must be below capacity_max_rate=2.0'),
+    ({'stream': False, 'slos': {'max_tpot_p95_ms': 10}}, 'max_tpot_p95_ms needs stream: true'),
+    ({'url': 'http://a:1', 'urls': ['http://b:1']}, 'give either url or urls'),
 ])
 def test_invalid_options(args, text, monkeypatch, capsys):
     code, res, _out, elapsed = run_module(args, monkeypatch, capsys)
