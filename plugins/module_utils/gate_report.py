@@ -102,8 +102,8 @@ def markdown(result):
     verdict = (result.get('verdict') or '').upper()
     lines.append('# Throughput gate: %s' % verdict)
     lines.append('')
-    mode = {'closed': 'closed loop', 'open': 'open loop', 'capacity': 'capacity search'}.get(result.get('mode'),
-                                                                                              result.get('mode'))
+    modes = {'closed': 'closed loop', 'open': 'open loop', 'capacity': 'capacity search'}
+    mode = modes.get(result.get('mode'), result.get('mode'))
     lines.append('`%s`, model `%s`, api `%s`, stream %s, %s' % (
         result.get('url'), result.get('model'), result.get('api'), result.get('stream'), mode))
     lines.append('')
@@ -210,8 +210,8 @@ def _schedule_lines(sched):
         return []
     late = sched.get('lateness_ms') or {}
     return ['## Schedule (open loop)', '',
-            '- offered %s req/s (%s), achieved %s req/s' % (sched.get('offered_rate'), sched.get('arrival'),
-                                                          _num(sched.get('achieved_rate'))),
+            '- offered %s req/s (%s), achieved %s req/s' % (
+                sched.get('offered_rate'), sched.get('arrival'), _num(sched.get('achieved_rate'))),
             '- sends later than %s ms: %s; lateness p50 %s, p95 %s, max %s ms' % (
                 _num(sched.get('late_limit_ms'), 0), sched.get('late_sends'), _num(late.get('p50')),
                 _num(late.get('p95')), _num(late.get('max'))),

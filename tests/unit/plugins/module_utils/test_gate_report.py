@@ -93,4 +93,3 @@ def test_capacity_schedule_and_cost_basis_in_markdown(tmp_path):
     old = dict(RESULT)
     with open(write_reports(old, str(tmp_path / 'old'))['markdown']) as f:
         assert 'the measured load, not at capacity' in f.read()
-
