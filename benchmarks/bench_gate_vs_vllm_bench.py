@@ -28,7 +28,8 @@ laid out that way). The vLLM venv and model are those made by ``make vllm-assets
    Both get a new seed every round (the prompts differ between rounds, so the prefix cache does not
    favour later rounds).
 3. Prints a table per round and the median over rounds of gate / vllm-bench output tok/s. Exit status
-   1 when the median ratio is outside 0.9-1.1, a gate run's tokens disagree with /metrics, or a request
+   1 when the median ratio of output tok/s, TTFT p50, TTFT p95 or TPOT p50 is outside 0.9-1.1, a gate
+   run's tokens disagree with /metrics, or a request
    failed; 2 when the server or a tool could not be run. The server is always stopped (its process group
    is killed).
 
@@ -37,7 +38,7 @@ ended; ``vllm bench serve`` from just before it creates its request tasks to aft
 From the bench's per-request start times and latencies the gate's window is also computed for it
 (columns "tok/s, gate window"), so the difference can be seen. Also shown per run, to tell a client
 effect from the machine's other load: mean requests in flight, prompt tokens per request, prefix-cache
-hit rate, TTFT p50, decode ms per token (the bench's TPOT definition for both), and the CPU seconds of
+hit rate, TTFT p50 and p95, TPOT p50 ((E2E - TTFT) / (tokens - 1) per request in both tools), and the CPU seconds of
 the server's process group and of the client over the window (sampled from /proc).
 
 `vllm` (the console script) and ``python -m vllm.entrypoints.cli.main`` fail in a venv whose vLLM
@@ -375,9 +376,10 @@ def run_gate_round(srv, a, seed):
         'server_cpu_s': server_cpu,
         'achieved_concurrency': res['client']['concurrency'].get('achieved_mean'),
         'ttft_p50_ms': res['latency_ms']['ttft']['p50'],
-        # the gate's per-request ITL, (last token - first token) / (tokens - 1), is what the bench calls TPOT
-        # (the gate's own TPOT is e2e / tokens)
-        'decode_ms_per_token': res['latency_ms']['itl'].get('mean'),
+        'ttft_p95_ms': res['latency_ms']['ttft']['p95'],
+        # both tools define TPOT as (E2E - TTFT) / (tokens - 1) per request
+        'tpot_p50_ms': res['latency_ms']['tpot']['p50'],
+        'decode_ms_per_token': res['latency_ms']['tpot'].get('mean'),
         'verdict': res['verdict'],
         'loadavg': [load0, os.getloadavg()[0]],
     }
@@ -391,6 +393,7 @@ def bench_command(srv, a, seed, result_dir):
             '--random-output-len', str(a.output_tokens), '--num-prompts', str(a.num_requests),
             '--max-concurrency', str(a.concurrency), '--ignore-eos', '--num-warmups', str(a.warmup),
             '--seed', str(seed), '--disable-tqdm', '--save-result', '--save-detailed',
+            '--percentile-metrics', 'ttft,tpot,itl,e2el', '--metric-percentiles', '50,95',
             '--result-dir', result_dir, '--result-filename', 'result.json']
 
 
@@ -461,6 +464,8 @@ def run_bench_round(srv, a, seed, workdir):
         'prefix_cache_hit_rate': delta['prefix_cache_hit_rate'],
         'preemptions': delta['preemptions'],
         'ttft_p50_ms': data.get('median_ttft_ms'),
+        'ttft_p95_ms': data.get('p95_ttft_ms'),
+        'tpot_p50_ms': data.get('median_tpot_ms'),
         'decode_ms_per_token': data.get('mean_tpot_ms'),
         'server_cpu_s': server_cpu,
         'client_cpu_s': client_cpu,
@@ -472,7 +477,8 @@ def run_bench_round(srv, a, seed, workdir):
 # -- report ------------------------------------------------------------------------------------
 def round_table(gate, bench):
     rows = [('tool', 'requests ok/failed', 'output tokens', '/metrics gen. tokens', 'window s', 'output tok/s',
-             'tok/s, gate window', 'in flight', 'prompt tok/req', 'prefix hit', 'TTFT p50 ms', 'decode ms/tok', 'server CPU s',
+             'tok/s, gate window', 'in flight', 'prompt tok/req', 'prefix hit', 'TTFT p50 ms', 'TTFT p95 ms',
+             'TPOT p50 ms', 'server CPU s',
              'client CPU s', 'load avg')]
     for r in (gate, bench):
         server = fmt(r['server_generation_tokens'])
@@ -487,7 +493,8 @@ def round_table(gate, bench):
                      fmt(r['window_s'], 2), fmt(r['output_tok_s']),
                      fmt(r.get('output_tok_s_gate_window', r['output_tok_s'])), fmt(r['achieved_concurrency'], 2),
                      fmt(r['mean_prompt_tokens'], 1),
-                     fmt(r['prefix_cache_hit_rate'], 3), fmt(r['ttft_p50_ms'], 1), fmt(r['decode_ms_per_token'], 2),
+                     fmt(r['prefix_cache_hit_rate'], 3), fmt(r['ttft_p50_ms'], 1), fmt(r['ttft_p95_ms'], 1),
+                     fmt(r['tpot_p50_ms'], 2),
                      fmt(r['server_cpu_s'], 2), fmt(r['client_cpu_s'], 2), '%.2f-%.2f' % tuple(r['loadavg'])))
     return table(rows)
 
@@ -599,9 +606,19 @@ def main():
     mismatched = [n for n, (g, _b) in enumerate(pairs, 1) if not g['tokens_match']]
     failed = [n for n, (g, b) in enumerate(pairs, 1) if g['failed'] or b['failed']
               or g['completed'] != a.num_requests or b['completed'] != a.num_requests]
+    latency = {}
+    for key, label in (('ttft_p50_ms', 'TTFT p50'), ('ttft_p95_ms', 'TTFT p95'), ('tpot_p50_ms', 'TPOT p50')):
+        rs = [g[key] / b[key] for g, b in pairs if g.get(key) and b.get(key)]
+        latency[key] = statistics.median(rs) if rs else None
     checks = [
         ('median gate / vllm bench serve output tok/s within %.2f-%.2f' % (a.min_ratio, a.max_ratio),
          '%.3f' % median, a.min_ratio <= median <= a.max_ratio),
+    ]
+    for key, label in (('ttft_p50_ms', 'TTFT p50'), ('ttft_p95_ms', 'TTFT p95'), ('tpot_p50_ms', 'TPOT p50')):
+        r = latency[key]
+        checks.append(('median gate / vllm bench serve %s within %.2f-%.2f' % (label, a.min_ratio, a.max_ratio),
+                       'n/a' if r is None else '%.3f' % r, r is not None and a.min_ratio <= r <= a.max_ratio))
+    checks += [
         ('gate output tokens == /metrics generation_tokens_total delta, every round',
          ', '.join('%s vs %s' % (g['output_tokens'], g['server_generation_tokens']) for g, _b in pairs),
          not mismatched),
@@ -609,7 +626,8 @@ def main():
          not failed),
     ]
     print(table([('check', 'measured', 'result')] + [(c, m, 'PASS' if ok else 'FAIL') for c, m, ok in checks]))
-    figures.update({'ratios': ratios, 'median_ratio': median, 'median_ratio_gate_window': statistics.median(alt)
+    figures.update({'ratios': ratios, 'median_ratio': median, 'latency_ratios': latency,
+                    'median_ratio_gate_window': statistics.median(alt)
                     if alt else None, 'checks': [{'check': c, 'measured': m, 'ok': ok} for c, m, ok in checks]})
     if a.json:
         with open(a.json, 'w', encoding='utf-8') as f:
