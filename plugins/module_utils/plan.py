@@ -18,7 +18,7 @@ import math
 import os
 import re
 
-from ansible_collections.inferops.vllm.plugins.module_utils.topology import format_cpulist
+from ansible_collections.inferops.vllm.plugins.module_utils.topology import VENDORS, format_cpulist
 
 GIB = 1024 ** 3
 TP_SIZES = (1, 2, 4, 8)
@@ -285,6 +285,14 @@ class _Topology(object):
             snc = topology.get('snc') or {}
             self.snc_enabled = bool(snc.get('enabled'))
             self.snc_nodes_per_socket = int(snc.get('nodes_per_socket') or 1)
+            # older cpu_topology results have no 'vendor': derive it from vendor_id
+            self.vendor = topology.get('vendor') or VENDORS.get(cpu.get('vendor'), 'other')
+            nps = topology.get('nps') or {}
+            self.nps_mode = nps.get('mode')
+            self.nps_nodes_per_socket = int(nps.get('nodes_per_socket') or self.snc_nodes_per_socket)
+            # (cpus, physical core count, size in bytes) of each group of CPUs sharing one L3
+            self.l3_domains = [(_sorted_ints(domain.get('cpus')), len(domain.get('physical_cores') or []),
+                                domain.get('size_bytes')) for domain in topology.get('l3_domains') or []]
             self.gpus = list(topology.get('gpus') or [])
         except (KeyError, TypeError, ValueError) as exc:
             raise PlanError('topology is malformed (%s: %s); pass the facts of inferops.vllm.cpu_topology'
@@ -303,6 +311,13 @@ class _Topology(object):
         if self.flags.get('avx512_bf16'):
             return 'avx512_bf16'
         return None
+
+    @property
+    def amd_name(self):
+        """'AMD EPYC' (or 'AMD' for other AMD parts) on AMD hosts, else None."""
+        if self.vendor != 'amd':
+            return None
+        return 'AMD EPYC' if 'EPYC' in (self.model_name or '') else 'AMD'
 
 
 # --------------------------------------------------------------------------- model
@@ -422,6 +437,11 @@ class _Planner(object):
                          'float16 is not used on CPU.' % (topo.isa or 'unknown'))
         else:
             self.say('dtype %s as requested.' % dtype)
+        if topo.amd_name and dtype == 'bfloat16' and not topo.flags.get('amx_bf16'):
+            self.say('bf16 via avx512_bf16 (no AMX on AMD): oneDNN runs the bf16 matrix multiplications on AVX-512 BF16 '
+                     'instructions (Zen 4 and later).')
+        elif topo.amd_name and not topo.bf16:
+            self.say('%s without avx512_bf16 (before Zen 4: Rome, Milan): no bf16 instructions, so float32.' % topo.amd_name)
         mode = opts['onednn_fpmath_mode']
         if mode in ('BF16', 'ANY') and not topo.bf16:
             raise PlanError('onednn_fpmath_mode=%s lets oneDNN compute in bf16, which needs amx_bf16 or avx512_bf16; '
@@ -602,13 +622,18 @@ class _Planner(object):
         else:
             where = 'NUMA node%s %s' % ('' if len(candidates) == 1 else 's', ', '.join(str(n.id) for n in candidates))
         self.say('strategy=%s: %s -> %s (%s).' % (strategy, why, _plural(len(units), 'instance'), where))
-        if topo.snc_enabled:
+        if topo.amd_name and (topo.nps_mode == 'NPS0' or topo.nps_mode and len([n for n in topo.nodes if not n.cpu_less]) > 1):
+            # (a single node on a single socket, a small VM for one, has nothing to explain)
+            self.say(self.nps_sentence(strategy, units))
+        elif topo.snc_enabled:
             if strategy == 'per_numa_node':
                 self.say('Sub-NUMA clustering is on (%d nodes per socket): one instance per sub-NUMA node keeps every '
                          'thread next to its memory.' % topo.snc_nodes_per_socket)
             else:
                 self.say('Sub-NUMA clustering is on (%d nodes per socket): tensor parallelism spans the sub-NUMA nodes, '
                          'one rank per node.' % topo.snc_nodes_per_socket)
+
+        self.describe_l3(candidates)
 
         if opts['instances'] is not None and opts['instances'] < len(units):
             dropped = units[opts['instances']:]
@@ -638,6 +663,52 @@ class _Planner(object):
                                 % (opts['tensor_parallel_size'], strategy, opts['name_prefix'], label,
                                    _plural(tp, 'NUMA node'), tp, opts['tensor_parallel_size']))
         return units
+
+    def nps_sentence(self, strategy, units):
+        """Why the instances follow the NPS nodes of an AMD host."""
+        topo = self.topo
+        nodes = [n for n in topo.nodes if not n.cpu_less]
+        sockets = sorted(set(n.socket for n in nodes if n.socket is not None))
+        sizes = sorted(set(len(n.cores) for n in nodes))
+        each = ', %d cores each' % sizes[0] if len(sizes) == 1 else ''
+        mode = topo.nps_mode
+        if mode == 'NPS0':
+            return ('%s NPS0: one NUMA node spans the sockets and memory is interleaved over every channel, so no '
+                    'instance can be kept next to its memory; NPS1 or NPS4 in the BIOS serves pinned instances better.'
+                    % topo.amd_name)
+        if mode == 'L3':
+            head = '%s with L3 cache as NUMA domain: %s, one per CCD%s' % (topo.amd_name, _plural(len(nodes), 'NUMA node'), each)
+        else:
+            per = topo.nps_nodes_per_socket
+            head = '%s %s: %s (%s x %d%s)' % (
+                topo.amd_name, mode, _plural(len(nodes), 'NUMA node'), _plural(len(sockets), 'socket'), per, each)
+        if strategy == 'per_numa_node':
+            tail = 'one instance per node keeps every thread next to the memory channels of its node'
+        else:
+            tps = sorted(set(len(unit[1]) for unit in units))
+            tail = 'tensor parallelism spans %s, one rank per node (TP %s)' % (
+                "each socket's nodes" if strategy == 'per_socket' else 'all nodes', '/'.join(str(t) for t in tps))
+        return '%s; %s.' % (head, tail)
+
+    def describe_l3(self, nodes):
+        """Say how the L3 domains (CCDs on EPYC) sit in the nodes, when every one lies in a node and some node has several."""
+        topo = self.topo
+        node_sets = [set(node.cpus) for node in nodes]
+        used = [(cpus, cores, size) for cpus, cores, size in topo.l3_domains
+                if any(set(cpus) & node_set for node_set in node_sets)]
+        if not used or not all(any(set(cpus) <= node_set for node_set in node_sets) for cpus, _, _ in used):
+            return
+        inside = [len([1 for cpus, _, _ in used if set(cpus) <= node_set]) for node_set in node_sets]
+        if max(inside) < 2:
+            return
+        cores = sorted(set(count for _, count, _ in used if count))
+        sizes = sorted(set(size for _, _, size in used if size))
+        self.say('L3 domains%s: %s per NUMA node, each %s%s; threads are bound in core order, so a rank\'s threads '
+                 'keep to its node\'s L3 domains and no two instances share an L3.' % (
+                     ' (CCDs)' if topo.vendor == 'amd' else '',
+                     '/'.join(str(count) for count in sorted(set(inside))),
+                     '%s cores' % '/'.join(str(count) for count in cores) if cores else 'a group of cores',
+                     ' sharing %s MiB of L3' % '/'.join(_fmt(size / 1048576.0) for size in sizes) if sizes else ' sharing an L3'))
 
     def cpu_ranks(self, name, nodes):
         """One rank per node; rank 0 gives up the reserved cores; ranks are equalised."""

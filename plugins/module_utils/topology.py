@@ -31,10 +31,18 @@ GPU_CLASSES = (0x0300, 0x0302)
 
 FLAG_NAMES = ('avx2', 'avx512f', 'avx512_bf16', 'avx512_vnni', 'amx_tile', 'amx_bf16', 'amx_int8', 'avx_vnni')
 
+# /proc/cpuinfo vendor_id -> the short vendor name the planner and the roles branch on.
+VENDORS = {'GenuineIntel': 'intel', 'AuthenticAMD': 'amd'}
+# AMD EPYC NUMA-nodes-per-socket BIOS settings (NPS0 is one node over both sockets).
+NPS_MODES = (1, 2, 4)
+
 _RANGE_RE = re.compile(r'^(\d+)(?:-(\d+))?$')
 _NODE_DIR_RE = re.compile(r'^node(\d+)$')
 _HUGEPAGES_DIR_RE = re.compile(r'^hugepages-(\d+kB)$')
 _NODE_MEMINFO_RE = re.compile(r'^Node\s+(\d+)\s+([^:\s]+):\s*(.*)$')
+_CACHE_INDEX_RE = re.compile(r'^index(\d+)$')
+_CACHE_SIZE_RE = re.compile(r'^(\d+)([KMG]?)$')
+_CACHE_UNITS = {'': 1, 'K': 1024, 'M': 1024 ** 2, 'G': 1024 ** 3}
 
 
 class TopologyError(Exception):
@@ -276,6 +284,65 @@ def read_cpu_topology(root, online):
             'siblings': sorted((set(siblings) & online_set) | set([cpu])),
         }
     return result
+
+
+def _parse_cache_size(path, text):
+    """A cache ``size`` file (``32768K``) in bytes."""
+    match = _CACHE_SIZE_RE.match(text.strip())
+    if not match:
+        raise TopologyError(path, 'expected a size such as 32768K, found %r' % text.strip()[:80])
+    return int(match.group(1)) * _CACHE_UNITS[match.group(2)]
+
+
+def read_l3_caches(root, online):
+    """Groups of online CPUs that share one L3 cache: ``[{cpus, size_bytes}]`` sorted by first CPU.
+
+    Read from ``cpuN/cache/indexM`` with ``level`` 3 (``shared_cpu_list``, ``size``). On AMD EPYC each
+    group is a CCD (core complex die); on Xeon usually the whole socket. ``[]`` when the kernel shows
+    no cache information (some VMs, containers with a masked /sys).
+    """
+    base = _join(root, 'sys/devices/system/cpu')
+    online_set = set(online)
+    seen = set()
+    caches = []
+    for cpu in online:
+        if cpu in seen:
+            continue
+        cache_dir = os.path.join(base, 'cpu%d' % cpu, 'cache')
+        for entry in _listdir(cache_dir) or []:
+            if not _CACHE_INDEX_RE.match(entry):
+                continue
+            index = os.path.join(cache_dir, entry)
+            if _read_int(os.path.join(index, 'level'), optional=True) != 3:
+                continue
+            shared = _read_cpulist(os.path.join(index, 'shared_cpu_list'))
+            size_path = os.path.join(index, 'size')
+            size_text = _read(size_path, optional=True)
+            cpus = sorted((set(shared) & online_set) | set([cpu]))
+            seen.update(cpus)
+            caches.append({
+                'cpus': cpus,
+                'size_bytes': _parse_cache_size(size_path, size_text) if size_text is not None else None,
+            })
+            break
+    return sorted(caches, key=lambda cache: cache['cpus'][0])
+
+
+def _nps(vendor, numa_nodes, l3_domains, nodes_per_socket):
+    """AMD EPYC NPS mode from the NUMA nodes, as SNC is inferred on Xeon; ``None`` on other vendors."""
+    if vendor != 'amd':
+        return None
+    with_cpus = [node for node in numa_nodes if node['cpus']]
+    if any(node['socket'] is None for node in with_cpus):
+        mode = 'NPS0'
+    elif nodes_per_socket in NPS_MODES:
+        mode = 'NPS%d' % nodes_per_socket
+    elif l3_domains and sorted(node['cpus'] for node in with_cpus) == sorted(domain['cpus'] for domain in l3_domains):
+        # BIOS "L3 cache as NUMA domain": one node per CCD
+        mode = 'L3'
+    else:
+        mode = 'NPS%d' % nodes_per_socket
+    return {'mode': mode, 'nodes_per_socket': nodes_per_socket}
 
 
 def _physical_cores(cpu_topo):
@@ -609,11 +676,28 @@ def gather_topology(root='/'):
     per_socket = [len([node for node in numa_nodes if node['socket'] == sock['id']]) for sock in sockets]
     nodes_per_socket = max(per_socket + [1])
 
+    l3_domains = []
+    for index, cache in enumerate(read_l3_caches(root, online)):
+        cache_set = set(cache['cpus'])
+        packages = sorted(set(cpu_topo[cpu]['package'] for cpu in cache_set))
+        l3_domains.append({
+            'id': index,
+            'cpus': cache['cpus'],
+            'physical_cores': [core[0] for core in cores if core[0] in cache_set],
+            'size_bytes': cache['size_bytes'],
+            'socket': packages[0] if len(packages) == 1 else None,
+            'numa_nodes': [node['id'] for node in numa_nodes if cache_set & set(node['cpus'])],
+        })
+
+    cpu_info = read_cpuinfo(root)
+    vendor = VENDORS.get(cpu_info['vendor'], 'other')
+
     return {
         'cpus': cpus,
         'smt_active': threads_per_core > 1,
         'threads_per_core': threads_per_core,
-        'cpu': read_cpuinfo(root),
+        'vendor': vendor,
+        'cpu': cpu_info,
         'memory': {
             'total_bytes': meminfo['total_bytes'],
             'available_bytes': meminfo['available_bytes'],
@@ -623,6 +707,8 @@ def gather_topology(root='/'):
         'numa_nodes': numa_nodes,
         'memory_only_nodes': [raw['id'] for raw in raw_nodes if not raw['cpus'] and raw['has_memory']],
         'snc': {'enabled': nodes_per_socket > 1, 'nodes_per_socket': nodes_per_socket},
+        'nps': _nps(vendor, numa_nodes, l3_domains, nodes_per_socket),
+        'l3_domains': l3_domains,
         'gpus': gpus,
         'cgroup': read_cgroup(root, cpus['allowed'], status['Mems_allowed_list']),
     }

@@ -12,8 +12,10 @@ module: cpu_topology
 short_description: Gather the CPU, NUMA, memory, GPU and cgroup topology of a Linux host
 description:
   - Reads C(/sys) and C(/proc) and returns the host's sockets, NUMA nodes, physical cores and SMT siblings,
-    CPU instruction set class, memory, NVIDIA GPUs with their NUMA nodes and the cgroup limits of the
-    calling process, as input for planning vLLM instances.
+    L3 cache domains (CCDs on AMD EPYC), CPU vendor and instruction set class, memory, NVIDIA GPUs with their
+    NUMA nodes and the cgroup limits of the calling process, as input for planning vLLM instances.
+  - Intel Xeon and AMD EPYC hosts are both described; on AMD the NPS (NUMA nodes per socket) mode is inferred
+    from the nodes, as sub-NUMA clustering is on Xeon.
   - This is an information module; it never changes anything and always reports C(changed=false).
   - A missing or malformed kernel file that is always expected (for example C(/proc/cpuinfo) or
     C(/sys/devices/system/cpu/online)) makes the module fail with a message naming the file.
@@ -59,6 +61,11 @@ EXAMPLES = r'''
 - name: Refuse hosts without AVX-512
   ansible.builtin.assert:
     that: topo.topology.cpu.isa in ['amx', 'avx512']
+
+- name: Show the NPS mode and the CCDs of an AMD EPYC host
+  ansible.builtin.debug:
+    msg: "{{ topo.topology.nps.mode }}, {{ topo.topology.l3_domains | length }} L3 domains"
+  when: topo.topology.vendor == 'amd'
 
 - name: Describe a recorded machine instead of the live host
   inferops.vllm.cpu_topology:
@@ -113,6 +120,14 @@ topology:
       returned: always
       type: int
       sample: 2
+    vendor:
+      description:
+        - CPU vendor from C(vendor_id) in C(/proc/cpuinfo) - C(intel) (C(GenuineIntel)), C(amd) (C(AuthenticAMD)),
+          C(other) for anything else. The raw value is RV(topology.cpu.vendor).
+      returned: always
+      type: str
+      choices: [intel, amd, other]
+      sample: amd
     cpu:
       description: Processor identification from the first entry of C(/proc/cpuinfo).
       returned: always
@@ -297,7 +312,8 @@ topology:
       elements: int
       sample: [1]
     snc:
-      description: Sub-NUMA clustering (or AMD NPS) detection.
+      description:
+        - Sub-NUMA clustering (or AMD NPS) detection, for every vendor. On AMD, RV(topology.nps) names the mode.
       returned: always
       type: dict
       sample: {"enabled": true, "nodes_per_socket": 3}
@@ -310,6 +326,62 @@ topology:
           description: Largest number of NUMA nodes with CPUs on one socket.
           returned: always
           type: int
+    nps:
+      description:
+        - AMD EPYC NPS (NUMA nodes per socket) mode, inferred from the NUMA nodes; null on other vendors.
+        - In a virtual machine this is the NUMA layout the hypervisor shows, not the host's BIOS setting.
+      returned: always
+      type: dict
+      sample: {"mode": "NPS4", "nodes_per_socket": 4}
+      contains:
+        mode:
+          description:
+            - C(NPS1), C(NPS2) or C(NPS4) from the nodes with CPUs per socket; C(NPS0) when a node spans sockets;
+              C(L3) when every node is exactly one L3 domain (BIOS "L3 cache as NUMA domain").
+          returned: always
+          type: str
+        nodes_per_socket:
+          description: Largest number of NUMA nodes with CPUs on one socket.
+          returned: always
+          type: int
+    l3_domains:
+      description:
+        - Groups of online CPUs that share one L3 cache (C(cpuN/cache/indexM) with C(level) 3), sorted by first CPU.
+          On AMD EPYC each is a CCD (8 cores on Genoa and Turin); on Xeon usually a whole socket.
+        - Empty when the kernel shows no cache information (some virtual machines and containers).
+      returned: always
+      type: list
+      elements: dict
+      sample: [{"id": 0, "cpus": [0, 1, 2, 3, 4, 5, 6, 7, 192, 193, 194, 195, 196, 197, 198, 199],
+                "physical_cores": [0, 1, 2, 3, 4, 5, 6, 7], "size_bytes": 33554432, "socket": 0, "numa_nodes": [0]}]
+      contains:
+        id:
+          description: Position in this list.
+          returned: always
+          type: int
+        cpus:
+          description: Online CPUs sharing the L3 (C(shared_cpu_list)).
+          returned: always
+          type: list
+          elements: int
+        physical_cores:
+          description: First online thread of each physical core in the domain.
+          returned: always
+          type: list
+          elements: int
+        size_bytes:
+          description: Size of the L3 in bytes; null when the kernel does not show it.
+          returned: always
+          type: int
+        socket:
+          description: Socket of the domain's CPUs (null if they span sockets).
+          returned: always
+          type: int
+        numa_nodes:
+          description: NUMA nodes holding the domain's CPUs.
+          returned: always
+          type: list
+          elements: int
     gpus:
       description:
         - NVIDIA GPUs (PCI vendor C(0x10de), class C(0x0300xx) or C(0x0302xx)), by PCI address.

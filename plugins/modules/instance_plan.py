@@ -63,7 +63,8 @@ options:
       - How CPU instances map to the hardware (ignored for O(accelerator=nvidia)).
       - C(per_numa_node) one instance per NUMA node with usable CPUs, tensor parallel size 1.
       - C(per_socket) one instance per socket, one tensor-parallel rank per NUMA node of the socket
-        (with sub-NUMA clustering SNC2/SNC4 gives TP 2/4; SNC3 gives TP 3 and is refused).
+        (with sub-NUMA clustering SNC2/SNC4 gives TP 2/4; SNC3 gives TP 3 and is refused; AMD EPYC NPS2/NPS4
+        gives TP 2/4).
       - C(single) one instance over all usable NUMA nodes, one rank per node.
     type: str
     choices: [per_numa_node, per_socket, single]
@@ -99,8 +100,8 @@ options:
     default: 4096
   dtype:
     description:
-      - Serving dtype. C(auto) is bfloat16 on CPUs with C(amx_bf16) or C(avx512_bf16), else float32; on NVIDIA it is
-        passed to vLLM as C(auto) (the model's dtype).
+      - Serving dtype. C(auto) is bfloat16 on CPUs with C(amx_bf16) or C(avx512_bf16) (AMD EPYC Zen 4/5 have
+        C(avx512_bf16) and no AMX), else float32; on NVIDIA it is passed to vLLM as C(auto) (the model's dtype).
       - C(bfloat16) on a CPU without those flags and C(float16) on CPU are refused.
     type: str
     choices: [auto, bfloat16, float32, float16]

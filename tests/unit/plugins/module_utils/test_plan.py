@@ -8,6 +8,7 @@ __metaclass__ = type
 import copy
 import json
 import os
+import shutil
 
 import pytest
 
@@ -621,3 +622,196 @@ def test_plan_does_not_modify_inputs():
     build_plan(t, options)
     assert t == before
     assert options == dict(LLAMA8, preload_libraries=['/a.so'])
+
+
+# --------------------------------------------------------------------------- AMD EPYC
+
+GENOA_BF16 = 'bf16 via avx512_bf16 (no AMX on AMD): oneDNN runs the bf16 matrix multiplications on AVX-512 BF16 instructions (Zen 4 and later).'
+
+
+def test_genoa_nps4_per_numa_node_whole_plan():
+    plan = plan_for('genoa_2s_nps4', LLAMA8)
+    assert plan['dtype'] == 'bfloat16'
+    got = [(i['name'], i['port'], i['numa_nodes'], i['sockets'], i['cpuset'], i['omp_threads_bind'], i['kv_cache_gib'])
+           for i in plan['instances']]
+    assert got == [
+        ('vllm-node0', 8100, [0], [0], '0-23,192-215', '1-23', 170),
+        ('vllm-node1', 8101, [1], [0], '24-47,216-239', '25-47', 173),
+        ('vllm-node2', 8102, [2], [0], '48-71,240-263', '49-71', 173),
+        ('vllm-node3', 8103, [3], [0], '72-95,264-287', '73-95', 173),
+        ('vllm-node4', 8104, [4], [1], '96-119,288-311', '97-119', 173),
+        ('vllm-node5', 8105, [5], [1], '120-143,312-335', '121-143', 173),
+        ('vllm-node6', 8106, [6], [1], '144-167,336-359', '145-167', 173),
+        ('vllm-node7', 8107, [7], [1], '168-191,360-383', '169-191', 173),
+    ]
+    for inst in plan['instances']:
+        assert (inst['tensor_parallel_size'], inst['dtype'], inst['mems']) == (1, 'bfloat16', str(inst['numa_nodes'][0]))
+        assert inst['args'][inst['args'].index('--dtype') + 1] == 'bfloat16'
+        assert inst['env'] == {'VLLM_CPU_KVCACHE_SPACE': str(inst['kv_cache_gib']),
+                               'VLLM_CPU_OMP_THREADS_BIND': inst['omp_threads_bind']}
+        assert len(inst['inference_cpus']) == 23
+        assert inst['ranks'][0]['headroom_gib'] == 0.5
+    assert plan['host']['inference_cpulist'] == '1-23,25-47,49-71,73-95,97-119,121-143,145-167,169-191'
+    assert plan['host']['housekeeping_cpulist'] == '0,24,48,72,96,120,144,168,192-383'
+    assert plan['host']['ports'] == r(8100, 8107)
+    assert plan['warnings'] == []
+    explain = plan['explain']
+    assert 'dtype auto -> bfloat16: the CPU has avx512_bf16.' in explain
+    assert GENOA_BF16 in explain
+    assert ('AMD EPYC NPS4: 8 NUMA nodes (2 sockets x 4, 24 cores each); one instance per node keeps every thread '
+            'next to the memory channels of its node.') in explain
+    assert ('L3 domains (CCDs): 3 per NUMA node, each 8 cores sharing 32 MiB of L3; threads are bound in core order, '
+            "so a rank's threads keep to its node's L3 domains and no two instances share an L3.") in explain
+    # the Xeon wording is not used on AMD
+    assert not any('Sub-NUMA clustering' in line or 'amx_bf16' in line for line in explain)
+
+
+def test_genoa_nps4_per_socket_is_tp4_over_the_sockets_nodes():
+    plan = plan_for('genoa_2s_nps4', LLAMA8, strategy='per_socket')
+    got = [(i['name'], i['numa_nodes'], i['cpuset'], i['omp_threads_bind'], i['tensor_parallel_size'], i['kv_cache_gib'])
+           for i in plan['instances']]
+    assert got == [
+        ('vllm-socket0', [0, 1, 2, 3], '0-95,192-287', '1-23|25-47|49-71|73-95', 4, 181),
+        ('vllm-socket1', [4, 5, 6, 7], '96-191,288-383', '97-119|121-143|145-167|169-191', 4, 184),
+    ]
+    inst = plan['instances'][0]
+    assert [(x['rank'], x['numa_node'], x['threads']) for x in inst['ranks']] == [(0, 0, 23), (1, 1, 23), (2, 2, 23), (3, 3, 23)]
+    assert inst['args'][inst['args'].index('--tensor-parallel-size') + 1] == '4'
+    assert inst['mems'] == '0,1,2,3'
+    assert ('AMD EPYC NPS4: 8 NUMA nodes (2 sockets x 4, 24 cores each); tensor parallelism spans each socket\'s nodes, '
+            'one rank per node (TP 4).') in plan['explain']
+    # tensor_parallel_size=4 agrees with per_socket on NPS4
+    assert plan_for('genoa_2s_nps4', LLAMA8, strategy='per_socket', tensor_parallel_size=4)['instances'] == plan['instances']
+
+
+def test_genoa_nps4_single_is_tp8():
+    plan = plan_for('genoa_2s_nps4', LLAMA8, strategy='single')
+    assert [(i['name'], i['tensor_parallel_size'], i['cpuset'], i['omp_threads_bind'].count('|')) for i in plan['instances']] == [
+        ('vllm-all', 8, '0-383', 7)]
+    assert any(line.endswith('tensor parallelism spans all nodes, one rank per node (TP 8).') for line in plan['explain'])
+
+
+def test_genoa_nps_tp3_is_refused_like_snc3():
+    # node 3 outside cpuset.mems leaves socket 0 three NPS4 nodes: TP 3 is refused
+    t = topo('genoa_2s_nps4')
+    t['cgroup']['cpuset_mems'] = [0, 1, 2, 4, 5, 6, 7]
+    with pytest.raises(PlanError) as exc:
+        build_plan(t, dict(LLAMA8, strategy='per_socket'))
+    message = str(exc.value)
+    for word in ('strategy=per_socket', 'vllm-socket0', 'tensor parallel size 3', '1, 2, 4 or 8', 'strategy=per_numa_node'):
+        assert word in message, message
+    # one instance per node still works there
+    assert len(build_plan(t, LLAMA8)['instances']) == 7
+
+
+def test_turin_nps2_per_numa_node_and_per_socket():
+    plan = plan_for('turin_1s_nps2', LLAMA8)
+    assert [summary(i) for i in plan['instances']] == [
+        {'name': 'vllm-node0', 'port': 8100, 'numa_nodes': [0], 'cpuset': '0-63,128-191', 'bind': '1-63', 'tp': 1,
+         'dtype': 'bfloat16', 'kv': 360, 'env': {'VLLM_CPU_KVCACHE_SPACE': '360', 'VLLM_CPU_OMP_THREADS_BIND': '1-63'}},
+        {'name': 'vllm-node1', 'port': 8101, 'numa_nodes': [1], 'cpuset': '64-127,192-255', 'bind': '65-127', 'tp': 1,
+         'dtype': 'bfloat16', 'kv': 363, 'env': {'VLLM_CPU_KVCACHE_SPACE': '363', 'VLLM_CPU_OMP_THREADS_BIND': '65-127'}},
+    ]
+    assert GENOA_BF16 in plan['explain']
+    assert ('AMD EPYC NPS2: 2 NUMA nodes (1 socket x 2, 64 cores each); one instance per node keeps every thread next to '
+            'the memory channels of its node.') in plan['explain']
+    assert any(line.startswith('L3 domains (CCDs): 8 per NUMA node, each 8 cores sharing 32 MiB of L3;') for line in plan['explain'])
+    socket = plan_for('turin_1s_nps2', LLAMA8, strategy='per_socket')
+    assert [summary(i) for i in socket['instances']] == [
+        {'name': 'vllm-socket0', 'port': 8100, 'numa_nodes': [0, 1], 'cpuset': '0-255', 'bind': '1-63|65-127', 'tp': 2,
+         'dtype': 'bfloat16', 'kv': 367, 'env': {'VLLM_CPU_KVCACHE_SPACE': '367', 'VLLM_CPU_OMP_THREADS_BIND': '1-63|65-127'}}]
+    assert ("AMD EPYC NPS2: 2 NUMA nodes (1 socket x 2, 64 cores each); tensor parallelism spans each socket's nodes, "
+            'one rank per node (TP 2).') in socket['explain']
+
+
+@pytest.mark.parametrize('name', ['genoa_2s_nps4', 'turin_1s_nps2'])
+def test_epyc_fixture_invariants(name):
+    test_every_fixture_invariants(name)
+
+
+@pytest.mark.parametrize('name', ['genoa_2s_nps4', 'turin_1s_nps2'])
+def test_epyc_bf16_options(name):
+    # bf16 requested, and oneDNN's BF16 fpmath, both accepted without AMX
+    plan = plan_for(name, LLAMA8, dtype='bfloat16', onednn_fpmath_mode='BF16')
+    assert plan['dtype'] == 'bfloat16'
+    assert GENOA_BF16 in plan['explain']
+    assert all(i['env']['ONEDNN_DEFAULT_FPMATH_MODE'] == 'BF16' for i in plan['instances'])
+    # float32 as requested: no bf16 sentence
+    fp32 = plan_for(name, LLAMA8, dtype='float32')
+    assert fp32['dtype'] == 'float32' and GENOA_BF16 not in fp32['explain']
+
+
+def test_amd_without_avx512_bf16_is_float32():
+    # a Milan-like host (Zen 3): AVX2 only
+    t = topo('genoa_2s_nps4')
+    t['cpu']['flags'] = dict((flag, flag == 'avx2') for flag in t['cpu']['flags'])
+    t['cpu']['isa'] = 'avx2'
+    t['cpu']['model_name'] = 'AMD EPYC 7763 64-Core Processor'
+    plan = build_plan(t, LLAMA8)
+    assert plan['dtype'] == 'float32'
+    assert 'AMD EPYC without avx512_bf16 (before Zen 4: Rome, Milan): no bf16 instructions, so float32.' in plan['explain']
+    with pytest.raises(PlanError, match='dtype=bfloat16 needs the amx_bf16 or avx512_bf16'):
+        build_plan(t, dict(LLAMA8, dtype='bfloat16'))
+
+
+def test_vendor_from_vendor_id_when_the_topology_predates_it():
+    t = topo('genoa_2s_nps4')
+    expected = build_plan(t, LLAMA8)
+    del t['vendor']
+    assert build_plan(t, LLAMA8) == expected
+
+
+def make_sysfs():
+    """The fixture generator, to build variants of its machines in tmp dirs."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('make_sysfs', os.path.join(FIXTURES, '..', 'make_sysfs.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_nps0_says_why_it_is_a_poor_fit(tmp_path):
+    gen = make_sysfs()
+    machine = dict(gen._machines()['genoa_2s_nps4'])
+    machine.update({'nodes': [gen._node(range(0, 192), 1610612736, 1600000000)], 'distances': [[10]], 'cgroup': None})
+    plan = build_plan(gather_topology(gen.build_machine(str(tmp_path), 'genoa_nps0', machine)), LLAMA8)
+    assert [(i['name'], i['numa_nodes'], i['sockets'], i['omp_threads_bind']) for i in plan['instances']] == [
+        ('vllm-node0', [0], [], '1-191')]
+    assert any(line.startswith('AMD EPYC NPS0: one NUMA node spans the sockets') for line in plan['explain'])
+    # the 24 CCDs sit in the one node: 24 L3 domains per node
+    assert any(line.startswith('L3 domains (CCDs): 24 per NUMA node') for line in plan['explain'])
+
+
+def test_l3_as_numa_domain_per_node_and_tp16_refused(tmp_path):
+    # BIOS "L3 cache as NUMA domain" on a Turin: 16 nodes of one CCD each
+    gen = make_sysfs()
+    machine = dict(gen._machines()['turin_1s_nps2'])
+    machine.update({'nodes': [gen._node(range(first, first + 8), 50331648, 50000000) for first in range(0, 128, 8)],
+                    'distances': gen._distances([0] * 16, same=11), 'cgroup': None})
+    t = gather_topology(gen.build_machine(str(tmp_path), 'turin_l3numa', machine))
+    plan = build_plan(t, QWEN05)
+    assert len(plan['instances']) == 16
+    assert plan['instances'][15]['omp_threads_bind'] == '121-127'
+    assert ('AMD EPYC with L3 cache as NUMA domain: 16 NUMA nodes, one per CCD, 8 cores each; one instance per node '
+            'keeps every thread next to the memory channels of its node.') in plan['explain']
+    # one L3 per node: nothing more to say about L3
+    assert not any(line.startswith('L3 domains') for line in plan['explain'])
+    with pytest.raises(PlanError, match='tensor parallel size 16, which vLLM does not support'):
+        build_plan(t, dict(QWEN05, strategy='per_socket'))
+
+
+def test_l3_per_socket_on_xeon_changes_nothing(tmp_path):
+    # a Xeon shows one L3 per socket (= per node here): no L3 sentence, the plan is the same
+    root = str(tmp_path / 'spr')
+    shutil.copytree(os.path.join(FIXTURES, 'spr_2s_112c'), root)
+    for cpu in range(224):
+        cache = os.path.join(root, 'sys/devices/system/cpu/cpu%d/cache/index3' % cpu)
+        os.makedirs(cache)
+        socket_cpus = '0-55,112-167' if cpu % 112 < 56 else '56-111,168-223'
+        for name, text in (('level', '3'), ('size', '107520K'), ('shared_cpu_list', socket_cpus)):
+            with open(os.path.join(cache, name), 'w') as handle:
+                handle.write(text + '\n')
+    with_l3 = gather_topology(root)
+    assert [(d['socket'], d['numa_nodes'], d['size_bytes']) for d in with_l3['l3_domains']] == [
+        (0, [0], 105 * 1024 ** 2), (1, [1], 105 * 1024 ** 2)]
+    assert build_plan(with_l3, LLAMA8) == plan_for('spr_2s_112c', LLAMA8)

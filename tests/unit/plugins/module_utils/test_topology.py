@@ -498,3 +498,197 @@ def test_malformed_pci_vendor(tmp_path):
     with pytest.raises(TopologyError) as exc:
         gather_topology(root)
     assert exc.value.path.endswith('sys/bus/pci/devices/0000_18_00.0/vendor')
+
+
+# --------------------------------------------------------------------------- AMD EPYC
+
+EPYC = ['genoa_2s_nps4', 'turin_1s_nps2']
+MIB = 1024 ** 2
+
+
+def make_sysfs():
+    """The fixture generator, to build variants of its machines in tmp dirs."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('make_sysfs', os.path.join(FIXTURES, '..', 'make_sysfs.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize('name', EPYC)
+def test_epyc_structure_and_l3_domains(name):
+    test_structure_and_sorting(name)
+    t = topo(name)
+    assert t['vendor'] == 'amd'
+    assert t['cpu']['vendor'] == 'AuthenticAMD'
+    # every online CPU sits in exactly one L3 domain, and each domain in one NUMA node and one socket
+    cpus = [cpu for domain in t['l3_domains'] for cpu in domain['cpus']]
+    assert sorted(cpus) == t['cpus']['online']
+    assert [d['id'] for d in t['l3_domains']] == list(range(len(t['l3_domains'])))
+    for domain in t['l3_domains']:
+        assert len(domain['numa_nodes']) == 1 and domain['socket'] is not None
+        node = t['numa_nodes'][domain['numa_nodes'][0]]
+        assert set(domain['cpus']) <= set(node['cpus'])
+        assert domain['physical_cores'] == [cpu for cpu in domain['cpus'] if cpu in node['physical_cores']]
+
+
+def test_genoa_2s_nps4():
+    t = topo('genoa_2s_nps4')
+    assert t['cpus']['online'] == r(0, 384) and t['cpus']['allowed'] == r(0, 384)
+    assert t['smt_active'] is True and t['threads_per_core'] == 2
+    assert t['vendor'] == 'amd'
+    # Zen 4: AVX-512 with avx512_bf16 and avx512_vnni, no AMX
+    assert t['cpu'] == {
+        'vendor': 'AuthenticAMD', 'model_name': 'AMD EPYC 9654 96-Core Processor', 'isa': 'avx512',
+        'flags': {'avx2': True, 'avx512f': True, 'avx512_bf16': True, 'avx512_vnni': True,
+                  'amx_tile': False, 'amx_bf16': False, 'amx_int8': False, 'avx_vnni': False},
+    }
+    assert [(s['id'], s['numa_nodes'], s['physical_cores'], len(s['cpus']), s['dies']) for s in t['sockets']] == [
+        (0, [0, 1, 2, 3], 96, 192, 1), (1, [4, 5, 6, 7], 96, 192, 1)]
+    assert len(t['numa_nodes']) == 8
+    for index, node in enumerate(t['numa_nodes']):
+        first = index * 24
+        assert node['physical_cores'] == r(first, first + 24)
+        assert node['cpus'] == r(first, first + 24) + r(first + 192, first + 216)
+        assert node['cores'][0] == [first, first + 192]
+        assert node['socket'] == index // 4
+        assert 188 * GIB < node['memory_total_bytes'] <= 192 * GIB
+    assert t['numa_nodes'][0]['distances'] == [10, 12, 12, 12, 32, 32, 32, 32]
+    assert t['numa_nodes'][5]['distances'] == [32, 32, 32, 32, 12, 10, 12, 12]
+    # NPS4 is inferred from the nodes per socket, like SNC on Xeon (snc keeps its generic meaning)
+    assert t['snc'] == {'enabled': True, 'nodes_per_socket': 4}
+    assert t['nps'] == {'mode': 'NPS4', 'nodes_per_socket': 4}
+    # 12 CCDs of 8 cores per socket, one 32 MiB L3 each; 3 per NPS4 node
+    assert len(t['l3_domains']) == 24
+    assert t['l3_domains'][0] == {'id': 0, 'cpus': r(0, 8) + r(192, 200), 'physical_cores': r(0, 8),
+                                  'size_bytes': 32 * MIB, 'socket': 0, 'numa_nodes': [0]}
+    assert t['l3_domains'][3]['cpus'] == r(24, 32) + r(216, 224) and t['l3_domains'][3]['numa_nodes'] == [1]
+    assert (t['l3_domains'][12]['socket'], t['l3_domains'][12]['numa_nodes'], t['l3_domains'][12]['physical_cores']) == (
+        1, [4], r(96, 104))
+    assert [len([d for d in t['l3_domains'] if d['numa_nodes'] == [n]]) for n in range(8)] == [3] * 8
+    assert set(d['size_bytes'] for d in t['l3_domains']) == {32 * MIB}
+    assert t['memory_only_nodes'] == [] and t['gpus'] == []
+    cg = t['cgroup']
+    assert (cg['version'], cg['path'], cg['cpuset_mems']) == (2, '/system.slice/vllm.service', r(0, 8))
+
+
+def test_turin_1s_nps2():
+    t = topo('turin_1s_nps2')
+    assert t['cpus']['online'] == r(0, 256)
+    assert t['vendor'] == 'amd'
+    assert t['cpu']['model_name'] == 'AMD EPYC 9755 128-Core Processor'
+    # Zen 5 adds AVX-VNNI; still no AMX
+    assert t['cpu']['isa'] == 'avx512'
+    assert t['cpu']['flags'] == {'avx2': True, 'avx512f': True, 'avx512_bf16': True, 'avx512_vnni': True,
+                                 'amx_tile': False, 'amx_bf16': False, 'amx_int8': False, 'avx_vnni': True}
+    assert t['sockets'] == [{'id': 0, 'numa_nodes': [0, 1], 'cpus': r(0, 256), 'physical_cores': 128, 'dies': 1}]
+    n0, n1 = t['numa_nodes']
+    assert (n0['socket'], n0['physical_cores'], n0['cpus']) == (0, r(0, 64), r(0, 64) + r(128, 192))
+    assert (n1['socket'], n1['physical_cores'], n1['cpus']) == (0, r(64, 128), r(64, 128) + r(192, 256))
+    assert n0['distances'] == [10, 12] and n1['distances'] == [12, 10]
+    assert n0['memory_total_bytes'] == 398458880 * KIB
+    assert t['snc'] == {'enabled': True, 'nodes_per_socket': 2}
+    assert t['nps'] == {'mode': 'NPS2', 'nodes_per_socket': 2}
+    # 16 CCDs of 8 cores, 8 per NPS2 node
+    assert len(t['l3_domains']) == 16
+    assert [d['numa_nodes'] for d in t['l3_domains']] == [[0]] * 8 + [[1]] * 8
+    assert t['l3_domains'][15] == {'id': 15, 'cpus': r(120, 128) + r(248, 256), 'physical_cores': r(120, 128),
+                                   'size_bytes': 32 * MIB, 'socket': 0, 'numa_nodes': [1]}
+    assert t['cgroup']['cpuset_cpus'] == r(0, 256)
+
+
+@pytest.mark.parametrize('name, vendor, nps', [
+    ('vm_2core', 'amd', {'mode': 'NPS1', 'nodes_per_socket': 1}),
+    ('spr_2s_112c', 'intel', None),
+    ('xeon6_snc3', 'intel', None),
+    ('avx2_1s', 'intel', None),
+])
+def test_vendor_and_nps_of_the_other_fixtures(name, vendor, nps):
+    t = topo(name)
+    assert t['vendor'] == vendor
+    assert t['nps'] == nps
+    # these trees carry no cache directories
+    assert t['l3_domains'] == []
+
+
+def test_vendor_other(tmp_path):
+    root = copy_fixture(tmp_path, 'avx2_1s')
+    path = os.path.join(root, 'proc/cpuinfo')
+    with open(path) as handle:
+        text = handle.read()
+    write(root, 'proc/cpuinfo', text.replace('GenuineIntel', 'CentaurHauls'))
+    t = gather_topology(root)
+    assert (t['vendor'], t['cpu']['vendor'], t['nps']) == ('other', 'CentaurHauls', None)
+
+
+def test_nps0_one_node_over_both_sockets(tmp_path):
+    gen = make_sysfs()
+    spec = dict(gen._machines()['genoa_2s_nps4'])
+    spec.update({'nodes': [gen._node(range(0, 192), 1610612736, 1600000000)], 'distances': [[10]], 'cgroup': None})
+    t = gather_topology(gen.build_machine(str(tmp_path), 'genoa_nps0', spec))
+    assert t['numa_nodes'][0]['socket'] is None
+    assert t['nps'] == {'mode': 'NPS0', 'nodes_per_socket': 1}
+    assert len(t['l3_domains']) == 24 and set(d['numa_nodes'][0] for d in t['l3_domains']) == {0}
+
+
+def test_l3_as_numa_domain(tmp_path):
+    gen = make_sysfs()
+    spec = dict(gen._machines()['turin_1s_nps2'])
+    nodes = [gen._node(range(first, first + 8), 50331648, 50000000) for first in range(0, 128, 8)]
+    spec.update({'nodes': nodes, 'distances': gen._distances([0] * 16, same=11), 'cgroup': None})
+    t = gather_topology(gen.build_machine(str(tmp_path), 'turin_l3numa', spec))
+    assert len(t['numa_nodes']) == 16
+    assert t['nps'] == {'mode': 'L3', 'nodes_per_socket': 16}
+    assert [d['numa_nodes'] for d in t['l3_domains']] == [[n] for n in range(16)]
+
+
+def add_l3(root, cpus=16, size='20480K\n'):
+    """Give avx2_1s cache directories: L1d and L2 per core, one L3 (index3) shared by the socket."""
+    for cpu in range(cpus):
+        cache = 'sys/devices/system/cpu/cpu%d/cache/' % cpu
+        write(root, cache + 'index0/level', '1\n')
+        write(root, cache + 'index2/level', '2\n')
+        write(root, cache + 'index2/shared_cpu_list', '%d,%d\n' % (cpu % 8, cpu % 8 + 8))
+        write(root, cache + 'index3/level', '3\n')
+        write(root, cache + 'index3/shared_cpu_list', '0-15\n')
+        if size is not None:
+            write(root, cache + 'index3/size', size)
+
+
+def test_l3_found_by_level(tmp_path):
+    root = copy_fixture(tmp_path, 'avx2_1s')
+    add_l3(root)
+    t = gather_topology(root)
+    assert t['l3_domains'] == [{'id': 0, 'cpus': r(0, 16), 'physical_cores': r(0, 8), 'size_bytes': 20 * MIB,
+                                'socket': 0, 'numa_nodes': [0]}]
+
+
+def test_l3_size_optional(tmp_path):
+    root = copy_fixture(tmp_path, 'avx2_1s')
+    add_l3(root, size=None)
+    assert [d['size_bytes'] for d in gather_topology(root)['l3_domains']] == [None]
+
+
+@pytest.mark.parametrize('relpath, text, reason', [
+    ('sys/devices/system/cpu/cpu0/cache/index3/size', 'lots\n', 'expected a size such as 32768K'),
+    ('sys/devices/system/cpu/cpu0/cache/index3/shared_cpu_list', '0-7,\n', 'malformed cpu list'),
+    ('sys/devices/system/cpu/cpu0/cache/index3/level', 'three\n', 'expected an integer'),
+])
+def test_malformed_l3_files_name_their_path(tmp_path, relpath, text, reason):
+    root = copy_fixture(tmp_path, 'avx2_1s')
+    add_l3(root)
+    write(root, relpath, text)
+    with pytest.raises(TopologyError) as exc:
+        gather_topology(root)
+    assert exc.value.path == os.path.join(root, relpath)
+    assert reason in str(exc.value)
+
+
+def test_missing_l3_shared_cpu_list_names_its_path(tmp_path):
+    root = copy_fixture(tmp_path, 'avx2_1s')
+    add_l3(root)
+    relpath = 'sys/devices/system/cpu/cpu0/cache/index3/shared_cpu_list'
+    os.remove(os.path.join(root, relpath))
+    with pytest.raises(TopologyError) as exc:
+        gather_topology(root)
+    assert (exc.value.path, exc.value.reason) == (os.path.join(root, relpath), 'file is missing')

@@ -64,3 +64,24 @@ def test_unknown_option_fails(monkeypatch, capsys):
     code, result = run_module({'root': FIXTURES, 'bogus': 1}, monkeypatch, capsys)
     assert code == 1
     assert 'bogus' in result['msg']
+
+
+def test_epyc_fixture(monkeypatch, capsys):
+    code, result = run_module({'root': os.path.join(FIXTURES, 'genoa_2s_nps4')}, monkeypatch, capsys)
+    assert code == 0
+    assert result['changed'] is False
+    topo = result['topology']
+    assert topo['vendor'] == 'amd'
+    assert topo['cpu']['vendor'] == 'AuthenticAMD'
+    assert topo['cpu']['isa'] == 'avx512'
+    assert topo['cpu']['flags']['avx512_bf16'] is True and topo['cpu']['flags']['amx_bf16'] is False
+    assert topo['nps'] == {'mode': 'NPS4', 'nodes_per_socket': 4}
+    assert len(topo['numa_nodes']) == 8 and len(topo['l3_domains']) == 24
+    assert topo['l3_domains'][0]['size_bytes'] == 32 * 1024 * 1024
+
+
+def test_intel_fixture_has_no_nps(monkeypatch, capsys):
+    code, result = run_module({'root': os.path.join(FIXTURES, 'xeon6_snc3')}, monkeypatch, capsys)
+    assert code == 0
+    assert (result['topology']['vendor'], result['topology']['nps']) == ('intel', None)
+    assert result['topology']['snc'] == {'enabled': True, 'nodes_per_socket': 3}

@@ -129,3 +129,22 @@ def test_unreadable_root_fails_cleanly(monkeypatch, capsys, tmp_path):
     code, result = run_module(dict(LLAMA8, root=str(tmp_path)), monkeypatch, capsys)
     assert code == 1
     assert result['msg'].startswith('cannot read the topology under root=%s' % tmp_path)
+
+
+def test_epyc_genoa_nps4_per_socket(monkeypatch, capsys):
+    code, result = run_module(dict(LLAMA8, root=root('genoa_2s_nps4'), strategy='per_socket'), monkeypatch, capsys)
+    assert code == 0
+    plan = result['plan']
+    assert plan == build_plan(gather_topology(root('genoa_2s_nps4')), dict(LLAMA8, strategy='per_socket'))
+    assert [(i['name'], i['tensor_parallel_size'], i['dtype'], i['mems']) for i in plan['instances']] == [
+        ('vllm-socket0', 4, 'bfloat16', '0,1,2,3'), ('vllm-socket1', 4, 'bfloat16', '4,5,6,7')]
+    assert any(line.startswith('bf16 via avx512_bf16 (no AMX on AMD)') for line in plan['explain'])
+    assert any(line.startswith('AMD EPYC NPS4: 8 NUMA nodes') for line in plan['explain'])
+
+
+def test_epyc_turin_per_numa_node_topology_option(monkeypatch, capsys):
+    topology = gather_topology(root('turin_1s_nps2'))
+    code, result = run_module(dict(LLAMA8, topology=topology, root='/nonexistent'), monkeypatch, capsys)
+    assert code == 0
+    assert [(i['name'], i['cpuset'], i['dtype']) for i in result['plan']['instances']] == [
+        ('vllm-node0', '0-63,128-191', 'bfloat16'), ('vllm-node1', '64-127,192-255', 'bfloat16')]
