@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CI := scripts/ci
 SCENARIO ?=
 
-.PHONY: help demo bench-server bench-fleet bench-client setup setup-host images venv vllm-assets test lint sanity unit integration importer changelog e2e molecule clean
+.PHONY: help demo bench-server bench-fleet bench-client bench-gate setup setup-host images venv vllm-assets test lint sanity unit integration importer changelog e2e molecule clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -52,6 +52,11 @@ bench-client:  ## the gate's load engine vs GuideLLM on a fake server (fails bel
 	source $(CI)/common.sh && mkdir -p "$$WORKDIR/logs" && gl="$${GUIDELLM_VENV:-$$WORKDIR/guidellm-venv}" && \
 	benchmarks/setup_guidellm.sh "$$gl" && \
 	python3 benchmarks/bench_client.py --guidellm-venv "$$gl" --json "$$WORKDIR/logs/bench-client.json" $${BENCH_CLIENT_ARGS:-}
+
+# env: BENCH_GATE_ARGS (extra bench_gate_engine.py arguments, e.g. --capacity-budget-s 50).
+bench-gate:  ## the gate's engine on a fake server of known capacity: capacity search, coordinated omission, stalls
+	source $(CI)/common.sh && mkdir -p "$$WORKDIR/logs" && \
+	python3 benchmarks/bench_gate_engine.py --json "$$WORKDIR/logs/bench-gate.json" $${BENCH_GATE_ARGS:-}
 
 clean:  ## remove build output (keeps venv and images)
 	rm -rf tests/output /var/tmp/inferops-vllm/build /var/tmp/inferops-vllm/sanity
