@@ -118,7 +118,8 @@ def schedule(o, stats, measured, needed):
     span = (max(sent) - min(sched)) if sent and sched else 0.0
     return {
         'offered_rate': stats['rate'],
-        'achieved_rate': _r(len(sent) / span, 3) if span > 0 else None,
+        # n sends span n - 1 gaps from the first scheduled time to the last send
+        'achieved_rate': _r((len(sent) - 1) / span, 3) if span > 0 and len(sent) > 1 else None,
         'arrival': o['arrival'], 'burstiness': o['burstiness'],
         'late_sends': sum(1 for x in late if x * 1000.0 > limit_ms),
         'late_limit_ms': limit_ms,

@@ -247,8 +247,10 @@ async def _probe(gate, tally, seconds):
     rec = Recorder(tally)
     conc = int(gate.o['concurrency'] or DEFAULT_CLOSED_CONCURRENCY)
     stats = await Phase(rec, gate.sender(rec), conc, None, seconds).run()
-    done = rec.completed()
-    span = max(1e-9, (stats['stop'] or stats['end']) - stats['start'])
+    stop = stats['stop'] or stats['end']
+    # requests that ended after sending stopped are the drain, not the sustained rate
+    done = [r for r in rec.completed() if r.end <= stop]
+    span = max(1e-9, stop - stats['start'])
     rate = len(done) / span
     return {'concurrency': conc, 'seconds': _r(span), 'requests_per_s': _r(rate), 'failed': len(rec.failed())}
 
@@ -292,16 +294,18 @@ async def _capacity_trial(gate, result, tally, e2e_ref, trial):
         if rate is None:
             ended = search.done
             break
-        if _perf() - t0 + step_s + drain_s > budget:
+        seconds = _step_seconds(step_thr, rate, step_s, float('inf'))
+        if _perf() - t0 + seconds + drain_s > budget:
+            # a step cut short would rest on too few samples: stop the search instead
             if not out['steps']:
-                raise GateError('capacity_budget_s=%s is too small for one step: a step takes about %.0f s '
-                                '(capacity_step_s=%s plus draining): raise capacity_budget_s or lower '
-                                'capacity_step_s' % (o['capacity_budget_s'], step_s + drain_s, o['capacity_step_s']))
+                raise GateError(
+                    'capacity_budget_s=%s is too small for one step: a step at %.3g req/s takes about %.0f s '
+                    '(capacity_step_s=%s, stretched to collect the samples its percentiles need, plus draining): '
+                    'raise capacity_budget_s' % (o['capacity_budget_s'], rate, seconds + drain_s, o['capacity_step_s']))
             ended = 'budget'
             break
         rec = Recorder(tally)
         cap = o['concurrency'] or derived_cap(rate, e2e_ref)
-        seconds = _step_seconds(step_thr, rate, step_s, budget - (_perf() - t0) - drain_s)
         phase = Phase(rec, gate.sender(rec), cap, None, seconds, 'open', rate, o['arrival'], o['burstiness'],
                       gate.rng, trim_s=STEP_TRIM * seconds, grace_s=min(gate.timeout, seconds))
         stats = await phase.run(monitor=True)
