@@ -313,7 +313,7 @@ async def _capacity_trial(gate, result, tally, e2e_ref, trial):
         client = figs['client']
         slos = loadstats.evaluate_slos(step_thr, _measured(o, figs, None, None), client['saturated'],
                                        'the client was the bottleneck (%s)' % '; '.join(client['reasons']),
-                                       strict_samples=False)
+                                       strict_samples=False, client_delay_ms=_client_delay_ms(client))
         verdict = loadstats.verdict(slos)
         step = _step_summary(len(out['steps']) + 1, rate, verdict, figs, slos)
         step['seconds'] = _r(seconds)
@@ -331,6 +331,15 @@ async def _capacity_trial(gate, result, tally, e2e_ref, trial):
         search.record(rate, _search_verdict(verdict, slos, client))
     out['ended'] = ended
     return _capacity_result(o, search, out, figures_at)
+
+
+def _client_delay_ms(client):
+    """The longest the client itself held anything up: its worst event-loop lag (None when unknown or
+    when the client failed for other reasons, such as its own errors or a cap too small)."""
+    lag = (client.get('loop_lag_ms') or {}).get('max')
+    if lag is None or any('failed in the client itself' in r or 'in-flight cap' in r for r in client.get('reasons', [])):
+        return None
+    return lag
 
 
 def _search_verdict(verdict, slos, client):
@@ -531,7 +540,7 @@ def _assemble(gate, result, trials, cross):
     no_capacity = capacity is not None and capacity['requests_per_s'] is None
     slos = loadstats.evaluate_slos(thresholds, measured, client['saturated'],
                                    'the client was the bottleneck (%s)' % '; '.join(client['reasons']),
-                                   strict_samples=not no_capacity)
+                                   strict_samples=not no_capacity, client_delay_ms=_client_delay_ms(client))
     result['slos'] = slos
     verdict = loadstats.verdict(slos)
     stopped = (result.get('requests') or {}).get('stopped_early')

@@ -187,7 +187,8 @@ def _fmt(v, unit=''):
     return s + ((' ' + unit) if unit else '')
 
 
-def evaluate_slos(thresholds, measured, saturated=False, saturation_reason='', strict_samples=True):
+def evaluate_slos(thresholds, measured, saturated=False, saturation_reason='', strict_samples=True,
+                  client_delay_ms=None):
     """Compare measured values with the SLO thresholds that are set.
 
     ``measured``: metric key -> {'value': number|None, 'samples': int, 'detail': str, 'why': str,
@@ -197,6 +198,9 @@ def evaluate_slos(thresholds, measured, saturated=False, saturation_reason='', s
     ``strict_samples=False`` (a capacity step): a percentile from too few samples that already
     misses its threshold is a fail (more than 5% of the requests missed it), one that meets it
     stays inconclusive.
+    ``client_delay_ms`` (the longest the saturated client itself held anything up, e.g. its worst
+    event-loop lag): a latency that misses its threshold by more than that is the server's miss
+    and fails even though the client was saturated.
     """
     results = []
     for slo in SLOS:
@@ -218,7 +222,10 @@ def evaluate_slos(thresholds, measured, saturated=False, saturation_reason='', s
             continue
         need = samples_needed(q) if q is not None else 0
         missed = not (value >= thr if slo.direction == 'min' else value <= thr)
-        if q is not None and samples < need and not (missed and not strict_samples and not saturated):
+        beyond_client = (missed and klass == 'latency' and client_delay_ms is not None
+                         and value > thr + client_delay_ms)
+        if q is not None and samples < need and not (missed and not strict_samples and
+                                                     (not saturated or beyond_client)):
             res['status'] = 'inconclusive'
             res['few_samples'] = True
             res['message'] = ('%s: only %d samples, a p%d needs at least %d: raise duration_s or num_requests (%s)'
@@ -234,7 +241,8 @@ def evaluate_slos(thresholds, measured, saturated=False, saturation_reason='', s
             detail += ' (fewer than the %d a p%d needs, but already over the limit)' % (need, int(round(q * 100)))
         ci = m.get('ci95')
         crosses = bool(ci) and met and not (meets(ci[0]) and meets(ci[1]))
-        if saturated and not (klass == 'accuracy' or (klass == 'throughput' and met) or (klass == 'errors' and not met)):
+        if saturated and not (klass == 'accuracy' or (klass == 'throughput' and met) or (klass == 'errors' and not met)
+                              or beyond_client):
             status = 'inconclusive'
         elif crosses:
             status = 'inconclusive'
@@ -252,6 +260,9 @@ def evaluate_slos(thresholds, measured, saturated=False, saturation_reason='', s
                 text += '; not trusted because %s' % (saturation_reason or 'the client was the bottleneck')
         elif status == 'fail' and m.get('why'):
             text += '; %s' % m['why']
+        if status == 'fail' and saturated and beyond_client:
+            text += ('; the client was saturated (%s) but held requests up by at most %.0f ms, far less than the miss'
+                     % (saturation_reason, client_delay_ms))
         res['message'] = text
         results.append(res)
     return results

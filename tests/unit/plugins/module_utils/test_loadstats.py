@@ -166,3 +166,19 @@ def test_bounded_difference():
     assert loadstats.bounded_difference(12, 10, 15) == 0
     assert loadstats.bounded_difference(9, 10, 15) == -1
     assert loadstats.bounded_difference(17, 10, 15) == 2
+
+
+def test_a_miss_far_beyond_the_saturated_clients_own_delay_is_the_servers():
+    m = {'ttft_p95_ms': {'value': 3000.0, 'samples': 300}}
+    # the client lagged at most 40 ms: a TTFT 2.8 s over its limit is not its doing
+    res = loadstats.evaluate_slos({'max_ttft_p95_ms': 200}, m, saturated=True, saturation_reason='CPU 99%',
+                                  client_delay_ms=40.0)
+    assert res[0]['status'] == 'fail' and 'held requests up by at most 40 ms' in res[0]['message']
+    # a miss within the client's delay stays inconclusive
+    m = {'ttft_p95_ms': {'value': 230.0, 'samples': 300}}
+    res = loadstats.evaluate_slos({'max_ttft_p95_ms': 200}, m, saturated=True, client_delay_ms=40.0)
+    assert res[0]['status'] == 'inconclusive'
+    # and a pass never becomes trusted that way
+    m = {'ttft_p95_ms': {'value': 100.0, 'samples': 300}}
+    res = loadstats.evaluate_slos({'max_ttft_p95_ms': 200}, m, saturated=True, client_delay_ms=40.0)
+    assert res[0]['status'] == 'inconclusive'
