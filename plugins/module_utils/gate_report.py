@@ -215,7 +215,7 @@ def _schedule_lines(sched):
             '- sends later than %s ms: %s; lateness p50 %s, p95 %s, max %s ms' % (
                 _num(sched.get('late_limit_ms'), 0), sched.get('late_sends'), _num(late.get('p50')),
                 _num(late.get('p95')), _num(late.get('max'))),
-            '- in-flight cap %s (the rate needed %s at the fastest E2E), waits for it %s, unsent %s' % (
+            '- in-flight cap %s (the rate needed %s at the unloaded E2E), waits for it %s, unsent %s' % (
                 sched.get('cap'), _num(sched.get('in_flight_needed')), sched.get('cap_waits'), sched.get('unsent')),
             '']
 

@@ -28,23 +28,30 @@ def _r(v, digits=3):
     return None if v is None else round(v, digits)
 
 
-def cap_too_small(cap, rate, records):
-    """In-flight requests an open loop at ``rate`` needs at the server's best observed service time,
-    and whether ``cap`` is below that (Little's law: in flight = rate x time in system)."""
+def cap_too_small(cap, rate, records, e2e_ref=None):
+    """In-flight requests an open loop at ``rate`` needs at the server's unloaded service time, and
+    whether ``cap`` is below that (Little's law: in flight = rate x time in system).
+
+    The unloaded service time is the warm-up's median E2E (``e2e_ref``) or the fastest request of
+    the phase, whichever is shorter: in overload every request of the phase queued at the server.
+    """
     service = [r.end - r.sent for r in records if r.error is None and r.end is not None]
+    if e2e_ref:
+        service.append(e2e_ref)
     if not rate or not service:
         return None, False
     needed = float(rate) * min(service)
     return needed, cap < needed
 
 
-def phase_figures(o, rec, stats):
+def phase_figures(o, rec, stats, e2e_ref=None):
     """Everything measured in one phase (records with ``measured`` set), as a result fragment."""
     measured = rec.measured()
     done = [r for r in measured if r.error is None]
     failed = [r for r in measured if r.error is not None]
     open_loop = stats['mode'] == 'open'
-    needed, cap_small = cap_too_small(stats['concurrency'], stats['rate'], done) if open_loop else (None, False)
+    needed, cap_small = (cap_too_small(stats['concurrency'], stats['rate'], done, e2e_ref) if open_loop
+                         else (None, False))
     errors = dict(rec.errors)
     sides = dict(rec.sides)
     unsent = stats.get('unsent') or 0
@@ -159,7 +166,7 @@ def client_check(o, stats, rec, cap_small, needed, sides):
         lat = loadstats.summarize(late)
         if cap_small and (stats['cap_waits'] or stats.get('unsent')):
             reasons.append('the in-flight cap %d is below the %.1f requests in flight that %s req/s needs even at '
-                           "the server's fastest response: raise concurrency (the open-loop cap)"
+                           "the server's unloaded response time: raise concurrency (the open-loop cap)"
                            % (asked_c, needed, stats['rate']))
         elif lat['count'] >= MIN_LAG_SAMPLES and lat['p95'] > float(o['client_max_lag_ms']) and not stats['cap_waits']:
             reasons.append('requests left p95 %.1f ms behind schedule > client_max_lag_ms %s (the client, not the '

@@ -233,7 +233,7 @@ async def _measured_trial(gate, tally, e2e_ref):
     phase = Phase(rec, gate.sender(rec), cap, o['num_requests'], o['duration_s'], o['mode'], o['rate'],
                   o['arrival'], o['burstiness'], gate.rng, grace_s=min(gate.timeout, float(o['duration_s'] or 60)))
     stats = await phase.run(monitor=True)
-    return {'figures': phase_figures(o, rec, stats), 'records': rec.completed()}
+    return {'figures': phase_figures(o, rec, stats, e2e_ref), 'records': rec.completed()}
 
 
 # -- capacity at SLO ---------------------------------------------------------------------------
@@ -309,7 +309,7 @@ async def _capacity_trial(gate, result, tally, e2e_ref, trial):
         phase = Phase(rec, gate.sender(rec), cap, None, seconds, 'open', rate, o['arrival'], o['burstiness'],
                       gate.rng, trim_s=STEP_TRIM * seconds, grace_s=min(gate.timeout, seconds))
         stats = await phase.run(monitor=True)
-        figs = phase_figures(o, rec, stats)
+        figs = phase_figures(o, rec, stats, e2e_ref)
         client = figs['client']
         slos = loadstats.evaluate_slos(step_thr, _measured(o, figs, None, None), client['saturated'],
                                        'the client was the bottleneck (%s)' % '; '.join(client['reasons']),

@@ -290,11 +290,11 @@ class _Topology(object):
             nps = topology.get('nps') or {}
             self.nps_mode = nps.get('mode')
             self.nps_nodes_per_socket = int(nps.get('nodes_per_socket') or self.snc_nodes_per_socket)
-            # (cpus, physical core count, size in bytes) of each group of CPUs sharing one L3
-            self.l3_domains = [(_sorted_ints(domain.get('cpus')), len(domain.get('physical_cores') or []),
-                                domain.get('size_bytes')) for domain in topology.get('l3_domains') or []]
+            # each group of CPUs sharing one L3: its CPUs, number of physical cores and size in bytes
+            self.l3_domains = [{'cpus': _sorted_ints(domain.get('cpus')), 'cores': len(domain.get('physical_cores') or []),
+                                'size': domain.get('size_bytes')} for domain in topology.get('l3_domains') or []]
             self.gpus = list(topology.get('gpus') or [])
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise PlanError('topology is malformed (%s: %s); pass the facts of inferops.vllm.cpu_topology'
                             % (type(exc).__name__, exc))
         if len(self.nodes) == 1 and not self.nodes[0].memory_bytes:
@@ -694,15 +694,14 @@ class _Planner(object):
         """Say how the L3 domains (CCDs on EPYC) sit in the nodes, when every one lies in a node and some node has several."""
         topo = self.topo
         node_sets = [set(node.cpus) for node in nodes]
-        used = [(cpus, cores, size) for cpus, cores, size in topo.l3_domains
-                if any(set(cpus) & node_set for node_set in node_sets)]
-        if not used or not all(any(set(cpus) <= node_set for node_set in node_sets) for cpus, _, _ in used):
+        used = [domain for domain in topo.l3_domains if any(set(domain['cpus']) & node_set for node_set in node_sets)]
+        if not used or not all(any(set(domain['cpus']) <= node_set for node_set in node_sets) for domain in used):
             return
-        inside = [len([1 for cpus, _, _ in used if set(cpus) <= node_set]) for node_set in node_sets]
+        inside = [len([domain for domain in used if set(domain['cpus']) <= node_set]) for node_set in node_sets]
         if max(inside) < 2:
             return
-        cores = sorted(set(count for _, count, _ in used if count))
-        sizes = sorted(set(size for _, _, size in used if size))
+        cores = sorted(set(domain['cores'] for domain in used if domain['cores']))
+        sizes = sorted(set(domain['size'] for domain in used if domain['size']))
         self.say('L3 domains%s: %s per NUMA node, each %s%s; threads are bound in core order, so a rank\'s threads '
                  'keep to its node\'s L3 domains and no two instances share an L3.' % (
                      ' (CCDs)' if topo.vendor == 'amd' else '',

@@ -38,7 +38,7 @@ description:
   - Cross-check - the server's C(/metrics) (C(vllm:generation_tokens_total), C(vllm:prompt_tokens_total),
     C(vllm:request_success_total)) is read before and after the measured window; the client's counts must agree.
   - Client self-check - its own CPU use, event-loop lag, lateness against the arrival schedule, its in-flight cap
-    against the rate x fastest E2E an open loop needs, its own failures (file descriptors) and achieved against asked
+    against the rate x unloaded E2E an open loop needs, its own failures (file descriptors) and achieved against asked
     concurrency. When the client was the bottleneck the verdict is C(inconclusive) (see I(on_inconclusive)), never a
     false pass or fail; when sends fall behind because the server does not finish requests, the latency timed from
     the schedule shows it and the SLO fails.
@@ -85,8 +85,8 @@ options:
       - Closed loop - requests kept in flight (default 16).
       - Open loop and capacity steps - upper bound on requests in flight. By default it is derived from the rate
         times the E2E of the warm-up requests, times 4 (at least 16, at most 4096; 1024 without warm-up). An arrival
-        that finds it full waits and keeps its scheduled time. When the cap is below rate x the fastest E2E seen,
-        the client is to blame and the result is inconclusive.
+        that finds it full waits and keeps its scheduled time. When the cap is below rate x the unloaded E2E (the
+        warm-up's median, or the fastest request), the client is to blame and the result is inconclusive.
     type: int
   rate:
     description: Open loop arrival rate in requests per second. Required when I(mode=open).
@@ -556,7 +556,7 @@ schedule:
   description:
     - Open loop and capacity steps - offered against achieved rate, sends later than I(client_max_lag_ms)
       (late_sends), lateness distribution, the in-flight cap, waits for it, the in-flight count the rate needed at
-      the fastest E2E seen, and arrivals never sent.
+      the unloaded E2E, and arrivals never sent.
   returned: in an open loop or capacity search
   type: dict
   sample: {offered_rate: 28.0, achieved_rate: 18.2, arrival: constant, burstiness: 1.0, late_sends: 412, late_limit_ms: 20.0,
