@@ -815,3 +815,10 @@ def test_l3_per_socket_on_xeon_changes_nothing(tmp_path):
     assert [(d['socket'], d['numa_nodes'], d['size_bytes']) for d in with_l3['l3_domains']] == [
         (0, [0], 105 * 1024 ** 2), (1, [1], 105 * 1024 ** 2)]
     assert build_plan(with_l3, LLAMA8) == plan_for('spr_2s_112c', LLAMA8)
+
+
+def test_malformed_l3_domains_in_the_topology():
+    t = topo('turin_1s_nps2')
+    t['l3_domains'] = ['0-7']
+    with pytest.raises(PlanError, match='topology is malformed'):
+        build_plan(t, LLAMA8)
