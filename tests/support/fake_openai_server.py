@@ -352,6 +352,12 @@ SSE_HEAD = (b'HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\
             b'transfer-encoding: chunked\r\n\r\n')
 
 
+async def _sleep_until(when):
+    left = when - time.monotonic()
+    if left > 0:
+        await asyncio.sleep(left)
+
+
 class _Conn(asyncio.Protocol):
     def __init__(self, srv):
         self.srv = srv
@@ -604,8 +610,11 @@ class _Conn(asyncio.Protocol):
                 self.transport.write(self.full(ctx))
                 self.account(ctx, ctx.n, time.monotonic() - ctx.t0, [], _reason(ctx))
                 return
-            if cfg['ttft_s']:
-                await asyncio.sleep(cfg['ttft_s'])
+            # Tokens are due at fixed times from the start of service (not after each sleep), so a
+            # sleep that overshoots does not push the later ones back and the capacity stays
+            # slots / service_time on a busy machine too.
+            due = time.monotonic() + cfg['ttft_s']
+            await _sleep_until(due)
             self.transport.write(SSE_HEAD)
             last = None
             stalled = False
@@ -614,9 +623,10 @@ class _Conn(asyncio.Protocol):
                     if ctx.stall and not stalled and sent >= cfg['stall_after_tokens']:
                         # one silent pause: not even a keep-alive, so a client's idle timeout sees it
                         stalled = True
-                        await asyncio.sleep(ctx.stall)
+                        due += ctx.stall
                     if sent and cfg['token_delay_s']:
-                        await asyncio.sleep(cfg['token_delay_s'] * (tokens_after - sent))
+                        due += cfg['token_delay_s'] * (tokens_after - sent)
+                    await _sleep_until(due)
                     now = time.monotonic()
                     if last is not None:
                         gaps.append(now - last)
