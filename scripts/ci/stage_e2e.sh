@@ -8,21 +8,54 @@ container=inferops-demo
 cleanup() { podman rm -f "$container" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
+# Per-task times in the log (the gate's capacity search is the longest task after the install).
+export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks
 DEMO_KEEP=1 "$REPO_ROOT/scripts/demo.sh"
-# pass, or inconclusive when the 2 cores starve the load client (the demo accepts it as a warning)
-grep -qE '\| inferops-demo \| vllm-node0 \| tiny-llama \| (pass|inconclusive) \|' "$WORKDIR/demo-report/fleet.md" \
+# pass, or inconclusive when the 2 cores starve the load client (the demo accepts it as a warning);
+# the only instance stands for the whole host (scope host)
+grep -qE '\| inferops-demo \| vllm-node0 \| host \| tiny-llama \| (pass|inconclusive) \|' "$WORKDIR/demo-report/fleet.md" \
   || die "the demo's fleet report does not show a served, gated endpoint"
+# The demo gates in mode capacity: the host row carries the host's cost per 1M output tokens at
+# the highest rate that met every SLO, from a search with steps.
+python3 - "$WORKDIR/demo-report/fleet.json" <<'PY' || die "the demo's fleet report has no cost at capacity ($WORKDIR/demo-report/fleet.json)"
+import json
+import sys
+fleet = json.load(open(sys.argv[1]))
+hosts = [r for r in fleet['summary']['rows'] if r['scope'] == 'host']
+assert len(hosts) == 1, 'expected one host row, got %r' % fleet['summary']['rows']
+row = hosts[0]
+result = [r for r in fleet['results'] if r['scope'] == 'host'][0]['result']
+cap = result.get('capacity') or {}
+steps = cap.get('steps') or []
+print('gate: %s; capacity %s req/s, %s output tok/s (limited by %s, ended %s, bracket %s), %d steps, '
+      '$%s per 1M output tokens (%s)' % (
+          row['verdict'], cap.get('requests_per_s'), cap.get('output_tokens_per_s'), cap.get('limiting_slo'),
+          cap.get('ended'), cap.get('bracket'), len(steps), row['cost_per_1m_output_tokens'], row['cost_basis']))
+for step in steps:
+    print('  step %(step)s: %(rate)s req/s offered, %(achieved_rate)s achieved, TTFT p95 %(ttft_p95_ms)s ms, '
+          '%(output_tokens_per_s)s output tok/s, %(requests)s requests, %(verdict)s %(failing)s' % step)
+assert result['mode'] == 'capacity', 'the gate ran in mode %s' % result['mode']
+assert steps, 'the capacity search has no steps: %r' % cap
+assert row['cost_basis'] == 'capacity', 'the host cost basis is %r' % row['cost_basis']
+assert row['cost_per_1m_output_tokens'] is not None and row['capacity_output_tokens_per_s'], row
+expected = 0.10 / (row['capacity_output_tokens_per_s'] * 3600) * 1e6
+assert abs(row['cost_per_1m_output_tokens'] - expected) <= max(1e-6, 1e-4 * expected), (row, expected)
+assert fleet['summary']['hosts'][0]['basis'] == 'capacity', fleet['summary']['hosts']
+PY
 
 log "rolling upgrade to a served name whose gate cannot pass: expect a rollback"
 cd "$REPO_ROOT" || exit 1
 out=$WORKDIR/logs/e2e-upgrade.log
 if ANSIBLE_CONFIG=$REPO_ROOT/ansible.cfg ansible-playbook -i inventories/demo playbooks/rolling_upgrade.yml \
     -e inferops_model_name=tiny-llama-v2 -e validate_on_inconclusive=fail \
-    -e '{"validate_slos": {"min_output_tokens_per_s": 1000000}}' >"$out" 2>&1; then
+    -e '{"validate_slos": {"min_output_tokens_per_s": 1000000, "max_ttft_p95_ms": 3000, "max_error_rate": 0.0}}' \
+    >"$out" 2>&1; then
   die "the upgrade passed a gate it cannot pass (log: $out)"
 fi
 grep -q 'Upgrade rolled back on inferops-demo' "$out" || { tail -40 "$out"; die "no rollback message (log: $out)"; }
+# in mode capacity the output tok/s minimum is judged at capacity: it is the SLO that fails
 grep -q 'min_output_tokens_per_s' "$out" || die "the failure does not name the missed SLO (log: $out)"
+if grep -q 'needs a latency SLO' "$out"; then die "the gate refused its input instead of measuring (log: $out)"; fi
 
 models=$(curl -sf http://127.0.0.1:8100/v1/models) || die "nothing serves on 8100 after the rollback"
 echo "$models" | grep -q '"id":"tiny-llama"' || die "the previous model is not served after the rollback: $models"
