@@ -42,7 +42,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'support'))
 
 from fake_openai_server import FakeServerProcess, http_json  # noqa: E402  pylint: disable=wrong-import-position
-from report_table import fmt, table  # noqa: E402  pylint: disable=wrong-import-position
+from report_table import finish, fmt, table  # noqa: E402  pylint: disable=wrong-import-position
 
 CLK_TCK = os.sysconf('SC_CLK_TCK')
 
@@ -407,12 +407,7 @@ def main():
     print(table(rows))
     figures['checks'] = [{'check': n, 'measured': v, 'ok': ok} for n, v, ok in checks]
     failed = [n for n, _v, ok in checks if ok is not None and ok is not True]
-    print()
-    print('bench_client: %s' % ('PASS' if not failed else 'FAIL (%s)' % '; '.join(failed)))
-    if a.json:
-        with open(a.json, 'w') as f:
-            json.dump(figures, f, indent=2, default=str)
-    return 1 if failed else 0
+    return finish('bench_client', failed, figures, a.json)
 
 
 if __name__ == '__main__':

@@ -36,7 +36,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -48,7 +47,7 @@ sys.path.insert(0, os.path.join(ROOT, 'tests', 'support'))
 
 from bench_client import collection_path, cpu_model  # noqa: E402  pylint: disable=wrong-import-position
 from fake_openai_server import FakeServerProcess  # noqa: E402  pylint: disable=wrong-import-position
-from report_table import fmt, table  # noqa: E402  pylint: disable=wrong-import-position
+from report_table import finish, fmt, table  # noqa: E402  pylint: disable=wrong-import-position
 
 sys.path.insert(0, collection_path())
 from ansible_collections.inferops.vllm.plugins.module_utils.gateclient import GateError  # noqa: E402  pylint: disable=wrong-import-position
@@ -324,12 +323,7 @@ def main():
     failed = [c[0] for c in checks if not c[3]]
     figures['checks'] = [{'check': n, 'measured': m, 'threshold': t, 'ok': ok} for n, m, t, ok in checks]
     figures['info'] = [{'name': n, 'value': v} for n, v in info]
-    print()
-    print('bench_gate_engine: %s' % ('PASS' if not failed else 'FAIL (%s)' % '; '.join(failed)))
-    if a.json:
-        with open(a.json, 'w') as f:
-            json.dump(figures, f, indent=2, default=str)
-    return 1 if failed else 0
+    return finish('bench_gate_engine', failed, figures, a.json)
 
 
 if __name__ == '__main__':

@@ -25,3 +25,14 @@ def table(rows):
         if n == 0:
             lines.append('|' + '|'.join('-' * (w + 2) for w in widths) + '|')
     return '\n'.join(lines)
+
+
+def finish(name, failed, figures, json_path=None):
+    """Print the benchmark's closing PASS/FAIL line, write its figures as JSON, return its exit status."""
+    import json
+    print()
+    print('%s: %s' % (name, 'PASS' if not failed else 'FAIL (%s)' % '; '.join(failed)))
+    if json_path:
+        with open(json_path, 'w') as f:
+            json.dump(figures, f, indent=2, default=str)
+    return 1 if failed else 0
