@@ -251,6 +251,10 @@ async def _probe(gate, tally, seconds):
     # requests that ended after sending stopped are the drain, not the sustained rate
     done = [r for r in rec.completed() if r.end <= stop]
     span = max(1e-9, stop - stats['start'])
+    if not done:
+        # requests longer than the probe: count them all over the whole phase, drain included
+        done = rec.completed()
+        span = max(1e-9, stats['end'] - stats['start'])
     rate = len(done) / span
     return {'concurrency': conc, 'seconds': _r(span), 'requests_per_s': _r(rate), 'failed': len(rec.failed())}
 
