@@ -5,7 +5,7 @@
 # shellcheck source=scripts/ci/common.sh
 source "$(dirname "$0")/common.sh"
 CI_DIR=$(cd "$(dirname "$0")" && pwd)
-LOGDIR=$WORKDIR/logs
+LOGDIR=${INFEROPS_LOGDIR:-$WORKDIR/logs}  # a second checkout testing at once sets its own
 mkdir -p "$LOGDIR"
 passed=0 failed=0
 results=()
