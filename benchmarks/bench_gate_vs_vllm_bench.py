@@ -405,14 +405,16 @@ GATE_BODY = {'min_tokens': None, 'stream_options': {'include_usage': True, 'cont
 
 def bench_command(srv, a, seed, result_dir, rate=None, num=None):
     """The bench's command: closed loop (``--max-concurrency``), or open loop at ``rate`` (Poisson)."""
-    body = dict(GATE_BODY, min_tokens=a.output_tokens)
+    body = []
+    if a.bench_body == 'gate':
+        body = ['--extra-body', json.dumps(dict(GATE_BODY, min_tokens=a.output_tokens))]
     load = (['--request-rate', str(rate), '--burstiness', '1.0'] if rate
             else ['--max-concurrency', str(a.concurrency)])
     return [os.path.join(a.vllm_venv, 'bin', 'python'), '-c', BOOTSTRAP, 'bench', 'serve',
             '--backend', 'vllm', '--base-url', srv.url, '--model', srv.served_name, '--tokenizer', a.model_dir,
             '--dataset-name', 'random', '--random-input-len', str(a.prompt_tokens),
             '--random-output-len', str(a.output_tokens), '--num-prompts', str(num or a.num_requests)] + load + [
-            '--ignore-eos', '--num-warmups', str(a.warmup), '--extra-body', json.dumps(body),
+            '--ignore-eos', '--num-warmups', str(a.warmup)] + body + [
             '--seed', str(seed), '--disable-tqdm', '--save-result', '--save-detailed',
             '--percentile-metrics', 'ttft,tpot,itl,e2el', '--metric-percentiles', '50,95',
             '--result-dir', result_dir, '--result-filename', 'result.json']
@@ -547,6 +549,9 @@ def parse_args():
     p.add_argument('--latency-rate', type=float, default=12.0,
                    help='req/s of the open-loop (Poisson) runs the latency figures are compared on; 0: none')
     p.add_argument('--latency-requests', type=int, default=300, help='requests per open-loop run')
+    p.add_argument('--bench-body', choices=('gate', 'vllm'), default='gate',
+                   help="gate: the bench also sends the gate's min_tokens and continuous usage (same requests); "
+                        "vllm: the bench's own body, to see what those fields cost the server")
     p.add_argument('--min-ratio', type=float, default=0.9)
     p.add_argument('--max-ratio', type=float, default=1.1)
     p.add_argument('--priority', type=int,
@@ -607,7 +612,8 @@ def main():
     workdir = tempfile.mkdtemp(prefix='gate-vs-vllm-bench-')
     figures = {'date': time.strftime('%Y-%m-%d %H:%M:%S %z'), 'cpus': os.cpu_count(), 'priority': a.priority,
                'load': {'concurrency': a.concurrency, 'num_requests': a.num_requests, 'warmup': a.warmup,
-                        'prompt_tokens': a.prompt_tokens, 'output_tokens': a.output_tokens},
+                        'prompt_tokens': a.prompt_tokens, 'output_tokens': a.output_tokens, 'bench_body': a.bench_body,
+                        'latency_rate': a.latency_rate, 'latency_requests': a.latency_requests},
                'loadavg_before': os.getloadavg(), 'rounds': []}
     try:
         port = a.port or free_port()
