@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CI := scripts/ci
 SCENARIO ?=
 
-.PHONY: help demo bench-server bench-fleet bench-client bench-gate setup setup-host images venv vllm-assets test lint sanity unit integration importer changelog e2e molecule clean
+.PHONY: help demo bench-server bench-fleet bench-client bench-gate bench-vs-vllm setup setup-host images venv vllm-assets test lint sanity unit integration importer changelog e2e molecule clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -57,6 +57,11 @@ bench-client:  ## the gate's load engine vs GuideLLM on a fake server (fails bel
 bench-gate:  ## the gate's engine on a fake server of known capacity: capacity search, coordinated omission, stalls
 	source $(CI)/common.sh && mkdir -p "$$WORKDIR/logs" && \
 	python3 benchmarks/bench_gate_engine.py --json "$$WORKDIR/logs/bench-gate.json" $${BENCH_GATE_ARGS:-}
+
+# env: BENCH_VS_ARGS (extra bench_gate_vs_vllm_bench.py arguments, e.g. --rounds 3 --priority -15).
+bench-vs-vllm:  ## the gate vs `vllm bench serve` on the real vLLM CPU server: output tok/s, TTFT p50/p95, TPOT p50 within 10%
+	source $(CI)/common.sh && mkdir -p "$$WORKDIR/logs" && \
+	python3 benchmarks/bench_gate_vs_vllm_bench.py --rounds 5 --json "$$WORKDIR/logs/bench-vs-vllm.json" $${BENCH_VS_ARGS:-}
 
 clean:  ## remove build output (keeps venv and images)
 	rm -rf tests/output /var/tmp/inferops-vllm/build /var/tmp/inferops-vllm/sanity
