@@ -68,6 +68,8 @@ def _num(spec, key, where, positive=True):
 def normalize(spec, where='length'):
     """The spec checked and with defaults filled in (a new dict); raises LengthDistError naming ``where``."""
     if isinstance(spec, int) and not isinstance(spec, bool):
+        if spec < 1:
+            raise LengthDistError('%s must be an integer >= 1 (or a distribution dict), got %r' % (where, spec))
         spec = {'kind': 'fixed', 'value': spec}
     if not isinstance(spec, dict):
         raise LengthDistError('%s must be an integer or a dict with kind (one of %s), got %r'
