@@ -55,7 +55,7 @@ def test_the_six_builtins_ship_and_validate():
 def test_each_builtin_says_where_its_numbers_come_from_and_that_it_is_scaled(name):
     with open(os.path.join(BUILTIN_DIR, name + '.yml')) as f:
         text = f.read()
-    comments = ' '.join(line for line in text.splitlines() if line.startswith('#'))
+    comments = ' '.join(line.lstrip('# ') for line in text.splitlines() if line.startswith('#'))
     assert 'Where the numbers come from' in comments
     assert '2048' in comments and 'your own' in comments
 
