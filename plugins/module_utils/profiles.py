@@ -174,8 +174,8 @@ def validate(profile, name=None):
         raise ProfileError('a profile needs a name (a non-empty string), got %r' % (name,))
     unknown = sorted(str(k) for k in profile if k not in FIELDS)
     if unknown:
-        raise _err(name, 'unknown field%s %s; accepted: %s' % ('s' if len(unknown) > 1 else '', ', '.join(unknown),
-                                                                ', '.join(FIELDS)))
+        plural = 's' if len(unknown) > 1 else ''
+        raise _err(name, 'unknown field%s %s; accepted: %s' % (plural, ', '.join(unknown), ', '.join(FIELDS)))
     p = {'name': name, 'description': str(profile.get('description') or '')}
     p['kind'] = profile.get('kind', 'interactive')
     if p['kind'] not in KINDS:
@@ -390,8 +390,8 @@ def check_tool_call(message, tool_names):
         fn = (call or {}).get('function') or {}
         name = fn.get('name')
         if name not in tool_names:
-            return False, 'tool call %d names function %r, not one of the tools (%s)' % (i, name,
-                                                                                          ', '.join(tool_names))
+            return False, ('tool call %d names function %r, not one of the tools (%s)'
+                           % (i, name, ', '.join(tool_names)))
         try:
             args = json.loads(fn.get('arguments') or '')
         except ValueError as exc:

@@ -36,8 +36,9 @@ def _is_type(value, t):
     if t == 'string':
         return isinstance(value, str)
     if t == 'integer':
-        return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float)
-                                                                             and value.is_integer())
+        if isinstance(value, float):
+            return value.is_integer()
+        return isinstance(value, int) and not isinstance(value, bool)
     if t == 'number':
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if t == 'boolean':

@@ -163,8 +163,8 @@ def test_class_with_no_price():
 
 
 @pytest.mark.parametrize('rows,target,available,message', [
-    (MIXED + [row('agentic', 'gpu', 9.0, 5.0)], None, None, "profile 'agentic' on hardware class 'gpu' is measured "
-                                                           'twice'),
+    (MIXED + [row('agentic', 'gpu', 9.0, 5.0)], None, None,
+     "profile 'agentic' on hardware class 'gpu' is measured twice"),
     (MIXED[:1] + [row('long_generation', 'cpu', 1.0, 2.0)], None, None, "hardware class 'cpu' has two prices"),
     ([row('a', 'cpu', 1.0, 0)], None, None, "cost_per_hour of hardware class 'cpu' (row 0) must be a number > 0"),
     ([row('a', 'cpu', -1.0, 1.0)], None, None, 'must be a number >= 0 or null'),

@@ -284,8 +284,8 @@ def test_agentic_like_sessions_share_one_prefix_and_send_tools():
 def test_structured_output_and_completions_bodies():
     p = P.validate(prof(structured_output={'schema': SCHEMA, 'name': 'rec'}, turns=2))
     r = P.session(p, 4, 0, model='m')['requests'][1]
-    assert r['body']['response_format'] == {'type': 'json_schema', 'json_schema': {'name': 'rec', 'schema': SCHEMA,
-                                                                                  'strict': True}}
+    expected = {'type': 'json_schema', 'json_schema': {'name': 'rec', 'schema': SCHEMA, 'strict': True}}
+    assert r['body']['response_format'] == expected
     assert validate(json.loads(r['body']['messages'][-2]['content']), SCHEMA) == []
     c = P.validate(prof(api='completions', shared_prefix={'tokens': 10}, turns=2))
     reqs = P.session(c, 4, 0, model='m')['requests']
@@ -350,8 +350,8 @@ def test_accumulate_streamed_tool_call_deltas():
     P.accumulate_tool_calls(acc, [{'index': 0, 'function': {'arguments': '{"id"'}}])
     P.accumulate_tool_calls(acc, [{'index': 0, 'function': {'arguments': ':7}'}}])
     calls = list(acc.values())
-    assert calls == [{'id': 'chatcmpl-tool-9', 'type': 'function', 'function': {'name': 'lookup',
-                                                                               'arguments': '{"id":7}'}}]
+    fn = {'name': 'lookup', 'arguments': '{"id":7}'}
+    assert calls == [{'id': 'chatcmpl-tool-9', 'type': 'function', 'function': fn}]
     assert P.check_tool_call({'tool_calls': calls}, ['lookup']) == (True, None)
 
 
