@@ -22,22 +22,13 @@ from ansible_collections.inferops.vllm.plugins.module_utils.httpclient import (
     Endpoint, HttpError, Pool, fetch,
 )
 from ansible_collections.inferops.vllm.plugins.module_utils.loadrecord import record_response, status_error
+# WORDS: common English words, most of them one token; the gate keeps the ones that are (calibrate)
+from ansible_collections.inferops.vllm.plugins.module_utils.prompttext import WORDS
 from ansible_collections.inferops.vllm.plugins.module_utils.promparse import PromParseError, Snapshot
 from ansible_collections.inferops.vllm.plugins.module_utils.sse import SSEStream, error_text
 
 _perf = time.perf_counter
 
-# Common English words; most tokenizers encode each (with its leading space) as one token.
-WORDS = (
-    'the of and to in is that for it as was with be by on not he this are or his from at which but have an '
-    'had they you were their one all we can her has there been if more when will would who so no she other '
-    'its may these about than into only some could them what out time new up first two any very most our '
-    'then over also made after many such like did years way make just where well down must should back '
-    'each those people because good much through work water day part long last how get between own world '
-    'life still same great year old place see take number use three house small found under know right end '
-    'again while home man point land big few line set show hand high being name help every near off light '
-    'city tree state story open run keep game love page book side told paper music river car road sea field'
-).split()
 
 RUNNING = 'vllm:num_requests_running'
 WAITING = 'vllm:num_requests_waiting'

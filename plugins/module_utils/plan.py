@@ -25,12 +25,15 @@ TP_SIZES = (1, 2, 4, 8)
 ACCELERATORS = ('cpu', 'nvidia')
 STRATEGIES = ('per_numa_node', 'per_socket', 'single')
 DTYPES = ('auto', 'bfloat16', 'float32', 'float16')
+# The planner workload: the batching shape of the instances (latency or throughput), not a workload
+# profile (the kind of traffic the gate sends; module_utils/profiles.py), which names the planner
+# workload it is served with.
 WORKLOADS = ('online', 'offline')
 FPMATH_MODES = ('STRICT', 'BF16', 'ANY')
 NVIDIA_VENDOR_ID = 0x10de
 WEIGHT_SUFFIXES = ('.safetensors', '.bin', '.pt', '.gguf')
 
-# per rank: (max-num-seqs, max-num-batched-tokens)
+# per rank and planner workload: (max-num-seqs, max-num-batched-tokens)
 WORKLOAD_SIZES = {'online': (128, 2048), 'offline': (256, 4096)}
 DTYPE_BYTES = {'bfloat16': 2, 'float16': 2, 'half': 2, 'float32': 4, 'float': 4}
 

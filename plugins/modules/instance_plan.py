@@ -134,6 +134,8 @@ options:
     description:
       - C(online) (latency) plans max-num-seqs 128 and max-num-batched-tokens 2048 per rank; C(offline) (throughput)
         256 and 4096 per rank. CPU only; NVIDIA instances keep vLLM's defaults.
+      - This is the batching shape of the instances, not a workload profile (the kind of traffic the gate sends,
+        such as chat or agentic); each workload profile names the planner workload it is served with.
     type: str
     choices: [online, offline]
     default: online
@@ -258,7 +260,9 @@ plan:
       returned: always
       sample: per_numa_node
     workload:
-      description: The workload profile.
+      description:
+        - The batching shape planned (C(online) or C(offline)); not a workload profile (the kind of traffic, such as
+          chat or agentic), which names the planner workload it is served with.
       type: str
       returned: always
       sample: online

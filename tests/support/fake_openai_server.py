@@ -32,6 +32,23 @@ Capacity and faults for the throughput gate's capacity search:
   listening socket is closed (later connections are refused) and every open connection, the
   one that carried the last request included, is aborted without an answer.
 
+Workload profiles (tools, structured output, session affinity):
+
+- A chat request with ``tools`` and a tool_choice other than "none" is answered with one tool
+  call: the function named by tool_choice, else the first tool, with the smallest arguments valid
+  against its parameters schema, streamed the way vLLM streams tool calls (a delta with id, type
+  and function.name, then deltas of argument fragments; finish_reason "tool_calls", or "stop" for
+  a named tool_choice, "length" when max_tokens cut it short). Each delta counts as one token.
+- A request with ``response_format`` {type: json_schema} is answered with the smallest JSON
+  document valid against the schema (4 characters per token; cut short by max_tokens it is
+  invalid, finish_reason "length"). ``{type: json_object}`` gets ``{}``.
+- invalid_output_rate (0 = off, 1 = always): that share of tool-call and JSON answers is wrong on
+  purpose (tool arguments that are not JSON; a JSON document of the wrong type), for negative tests.
+- Every completion request's ``x-session-id`` header and body ``user`` field are recorded:
+  GET /_admin/stats gives ``sessions`` (requests per key, header first, else user),
+  ``session_log`` (the [header, user] pair of each request, the last 10,000) and counts of
+  ``tool_call_requests``, ``structured_requests`` and ``invalid_outputs``.
+
     python tests/support/fake_openai_server.py --port 8000 --token-delay-ms 5
     python tests/support/fake_openai_server.py --port 0 --port-file /tmp/port --config '{"fail_rate": 0.1}'
 
@@ -79,7 +96,10 @@ DEFAULTS = {
     'stall_s': 3600.0,
     'usage_on_last_chunk': False,
     'die_after_requests': 0,
+    'invalid_output_rate': 0.0,
 }
+SESSION_LOG_MAX = 10000
+CHARS_PER_TOKEN = 4
 
 TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
                 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0)
@@ -102,8 +122,51 @@ CHAT_TEMPLATE_TOKENS = 6
 
 # One admitted completion request. stall: seconds of silence to inject (0.0: none);
 # usage_last: the usage object rides on the last content chunk (usage_on_last_chunk).
+# answer: None (plain words) or a dict from _structured_answer(): kind (tool|json), pieces (the
+# token-bearing fragments), finish (the API's finish_reason), name and call_id for a tool call.
 _Req = collections.namedtuple('_Req', 'rid chat prompt_tokens n max_tokens stream usage cont usage_last stall '
-                                      'malformed t0')
+                                      'malformed t0 answer')
+
+
+def minimal_instance(schema):
+    """Smallest value valid against a JSON schema (type, properties/required, items/minItems, enum,
+    const, minimum/exclusiveMinimum, minLength), as vLLM's guided decoding could produce it."""
+    schema = schema if isinstance(schema, dict) else {}
+    if 'const' in schema:
+        return schema['const']
+    if schema.get('enum'):
+        return schema['enum'][0]
+    t = schema.get('type', 'object')
+    if isinstance(t, list):
+        t = t[0]
+    if t == 'object':
+        props = schema.get('properties') or {}
+        return dict((k, minimal_instance(props.get(k, {}))) for k in schema.get('required') or [])
+    if t == 'array':
+        return [minimal_instance(schema.get('items') or {}) for _i in range(int(schema.get('minItems', 0)))]
+    if t == 'string':
+        return 'a' * max(1, int(schema.get('minLength', 1)))
+    if t in ('integer', 'number'):
+        v = schema.get('minimum', schema['exclusiveMinimum'] + 1 if 'exclusiveMinimum' in schema else 0)
+        return int(-(-v // 1)) if t == 'integer' else v
+    if t == 'boolean':
+        return False
+    return None
+
+
+def _split(text, size=CHARS_PER_TOKEN):
+    return [text[i:i + size] for i in range(0, len(text), size)] or ['']
+
+
+def _tool_name(req):
+    """(function name, named: bool) a tool-call answer uses, or (None, False) for no tool call."""
+    tools = [t for t in req.get('tools') or [] if isinstance(t, dict) and isinstance(t.get('function'), dict)]
+    choice = req.get('tool_choice')
+    if not tools or choice == 'none':
+        return None, False
+    if isinstance(choice, dict):
+        return (choice.get('function') or {}).get('name'), True
+    return tools[0]['function'].get('name'), False
 
 
 class Histogram(object):
@@ -150,6 +213,11 @@ class Stats(object):
         self.first_t = None
         self.last_t = None
         self.completed = 0
+        self.sessions = collections.Counter()
+        self.session_log = collections.deque(maxlen=SESSION_LOG_MAX)
+        self.tool_call_requests = 0
+        self.structured_requests = 0
+        self.invalid_outputs = 0
 
 
 class FakeServer(object):
@@ -470,7 +538,10 @@ class _Conn(asyncio.Protocol):
             w(_json(200, {'requests': st.requests, 'completed': st.completed, 'first_t': st.first_t,
                           'last_t': st.last_t, 'connections': st.connections, 'http_requests': st.http_requests,
                           'generation_tokens': st.generation_tokens, 'prompt_tokens': st.prompt_tokens,
-                          'running': st.running, 'waiting': srv.waiting(), 'max_running': st.max_running}))
+                          'running': st.running, 'waiting': srv.waiting(), 'max_running': st.max_running,
+                          'sessions': dict(st.sessions), 'session_log': list(st.session_log),
+                          'tool_call_requests': st.tool_call_requests, 'structured_requests': st.structured_requests,
+                          'invalid_outputs': st.invalid_outputs}))
             return None
         if path.startswith('/v1/') and cfg['api_key']:
             if headers.get('authorization') != 'Bearer %s' % cfg['api_key']:
@@ -497,11 +568,11 @@ class _Conn(asyncio.Protocol):
             w(_json(200, {'count': n, 'max_model_len': cfg['max_model_len'], 'tokens': list(range(n))}))
             return None
         if path in ('/v1/completions', '/v1/chat/completions') and method == 'POST':
-            return self.completion(path.endswith('chat/completions'), body)
+            return self.completion(path.endswith('chat/completions'), body, headers)
         w(_json(404, {'detail': 'Not Found'}))
         return None
 
-    def completion(self, chat, body):
+    def completion(self, chat, body, headers=None):
         srv = self.srv
         cfg = srv.cfg
         st = srv.stats
@@ -522,9 +593,14 @@ class _Conn(asyncio.Protocol):
         if req.get('model') != cfg['model']:
             w(_error(404, 'The model `%s` does not exist.' % req.get('model'), 'NotFoundError'))
             return None
+        header_key = (headers or {}).get('x-session-id')
+        user_key = req.get('user')
+        st.session_log.append([header_key, user_key])
+        if header_key or user_key:
+            st.sessions[header_key or user_key] += 1
         if chat:
             msgs = req.get('messages') or []
-            prompt_tokens = count_tokens(' '.join(str(m.get('content', '')) for m in msgs)) + CHAT_TEMPLATE_TOKENS
+            prompt_tokens = count_tokens(' '.join(str(m.get('content') or '') for m in msgs)) + CHAT_TEMPLATE_TOKENS
         else:
             prompt_tokens = count_tokens(str(req.get('prompt', '')))
         max_tokens = int(req.get('max_tokens') or req.get('max_completion_tokens') or 16)
@@ -540,6 +616,9 @@ class _Conn(asyncio.Protocol):
             return None
         forced = req.get('ignore_eos') or (req.get('min_tokens') or 0) >= max_tokens
         n = max_tokens if (forced and cfg['honor_ignore_eos']) else max(1, max_tokens // 2)
+        answer = self._structured_answer(req, chat, max_tokens)
+        if answer is not None:
+            n = answer['n']
         stall = bool(cfg['stall_rate']) and rng.random() < cfg['stall_rate']
         # deterministic stalls use no random draw, so seeded fault sequences stay as they were
         every = int(cfg['stall_every'] or 0)
@@ -552,10 +631,43 @@ class _Conn(asyncio.Protocol):
         cont = (usage and not usage_last and bool(opts.get('continuous_usage_stats'))
                 and not cfg['no_continuous_usage'])
         ctx = _Req(srv.next_id(), chat, prompt_tokens, n, max_tokens, stream, usage, cont, usage_last,
-                   float(cfg['stall_s']) if stall else 0.0, malformed, t0)
+                   float(cfg['stall_s']) if stall else 0.0, malformed, t0, answer)
         if srv.try_take_slot():
             return self.start(ctx)
         return self.queued(ctx)
+
+    def _structured_answer(self, req, chat, max_tokens):
+        """The tool-call or JSON answer a request asks for (see the module docstring), or None."""
+        srv = self.srv
+        st = srv.stats
+        name, named = _tool_name(req) if chat else (None, False)
+        fmt = req.get('response_format') or {}
+        if name is None and fmt.get('type') not in ('json_schema', 'json_object'):
+            return None
+        rate = float(srv.cfg['invalid_output_rate'] or 0.0)
+        # drawn only for these requests, so the seeded fault sequences of plain ones stay as they were
+        invalid = rate > 0 and srv.rng.random() < rate
+        st.invalid_outputs += int(invalid)
+        if name is not None:
+            st.tool_call_requests += 1
+            tool = [t['function'] for t in req['tools'] if isinstance(t, dict) and
+                    (t.get('function') or {}).get('name') == name]
+            params = (tool[0].get('parameters') if tool else None) or {'type': 'object'}
+            args = '{"' if invalid else json.dumps(minimal_instance(params), separators=(',', ':'))
+            pieces = _split(args)[:max(0, max_tokens - 1)]
+            cut = 1 + len(_split(args)) > max_tokens
+            return {'kind': 'tool', 'name': name, 'call_id': 'chatcmpl-tool-' + srv.next_id(), 'pieces': pieces,
+                    'n': 1 + len(pieces), 'finish': 'length' if cut else ('stop' if named else 'tool_calls')}
+        st.structured_requests += 1
+        schema = (fmt.get('json_schema') or {}).get('schema') or {'type': 'object'}
+        if invalid:
+            doc = [] if schema.get('type', 'object') == 'object' else {'invalid': True}
+        else:
+            doc = minimal_instance(schema)
+        full = _split(json.dumps(doc, separators=(',', ':')))
+        pieces = full[:max_tokens]
+        return {'kind': 'json', 'pieces': pieces, 'n': len(pieces),
+                'finish': 'length' if len(full) > max_tokens else 'stop'}
 
     async def queued(self, ctx):
         """Wait in the FIFO queue for a slot (before TTFT starts), then serve the request."""
@@ -647,11 +759,19 @@ class _Conn(asyncio.Protocol):
         prompt_tokens = ctx.prompt_tokens
         text = ''.join(' ' + WORDS[i % len(WORDS)] for i in range(n))
         fin = 'length'
+        ans = ctx.answer
+        if ans is not None:
+            fin = ans['finish']
+            text = ''.join(ans['pieces']) if ans['kind'] == 'json' else None
         obj = {'id': ('chatcmpl-' if ctx.chat else 'cmpl-') + ctx.rid,
                'object': 'chat.completion' if ctx.chat else 'text_completion',
                'created': int(time.time()), 'model': self.srv.cfg['model']}
         if ctx.chat:
-            obj['choices'] = [{'index': 0, 'message': {'role': 'assistant', 'content': text, 'tool_calls': []},
+            calls = []
+            if ans is not None and ans['kind'] == 'tool':
+                calls = [{'id': ans['call_id'], 'type': 'function',
+                          'function': {'name': ans['name'], 'arguments': ''.join(ans['pieces'])}}]
+            obj['choices'] = [{'index': 0, 'message': {'role': 'assistant', 'content': text, 'tool_calls': calls},
                                'logprobs': None, 'finish_reason': fin, 'stop_reason': None}]
         else:
             obj['choices'] = [{'index': 0, 'text': text, 'logprobs': None, 'finish_reason': fin, 'stop_reason': None,
@@ -660,6 +780,21 @@ class _Conn(asyncio.Protocol):
             obj['usage'] = {'prompt_tokens': prompt_tokens, 'total_tokens': prompt_tokens + n, 'completion_tokens': n,
                             'prompt_tokens_details': None}
         return _json(200, obj)
+
+    @staticmethod
+    def answer_delta(ans, chat, done, step):
+        """The delta of tokens done .. done + step of a tool-call or JSON answer."""
+        if ans['kind'] == 'json':
+            text = ''.join(ans['pieces'][done:done + step])
+            return {'content': text} if chat else text
+        calls = []
+        for t in range(done, done + step):
+            if t == 0:
+                calls.append({'id': ans['call_id'], 'type': 'function', 'index': 0,
+                              'function': {'name': ans['name'], 'arguments': ''}})
+            else:
+                calls.append({'index': 0, 'function': {'arguments': ans['pieces'][t - 1]}})
+        return {'tool_calls': calls}
 
     def events(self, ctx, with_counts=False):
         """SSE event bytes (b'data: ...\\n\\n') shaped like vLLM's, optionally with tokens sent after each."""
@@ -680,15 +815,22 @@ class _Conn(asyncio.Protocol):
             head = '{"id":"cmpl-%s","object":"text_completion","created":%d,"model":"%s","choices":' % (rid, created, model)
         done = 0
         i = 0
+        ans = ctx.answer
         while done < n:
             step = min(k, n - done)
-            text = ''.join(' ' + WORDS[(done + j) % len(WORDS)] for j in range(step))
-            done += step
-            fin = '"length"' if done == n else 'null'
-            if chat:
-                ch = '[{"index":0,"delta":{"content":"%s"},"logprobs":null,"finish_reason":%s}]' % (text, fin)
+            if ans is not None:
+                delta = self.answer_delta(ans, chat, done, step)
             else:
-                ch = '[{"index":0,"text":"%s","logprobs":null,"finish_reason":%s,"stop_reason":null}]' % (text, fin)
+                text = ''.join(' ' + WORDS[(done + j) % len(WORDS)] for j in range(step))
+                delta = {'content': text} if chat else text
+            done += step
+            fin = json.dumps((ans['finish'] if ans is not None else 'length') if done == n else None)
+            if chat:
+                ch = '[{"index":0,"delta":%s,"logprobs":null,"finish_reason":%s}]' % (
+                    json.dumps(delta, separators=(',', ':')), fin)
+            else:
+                ch = '[{"index":0,"text":%s,"logprobs":null,"finish_reason":%s,"stop_reason":null}]' % (
+                    json.dumps(delta), fin)
             ev = head + ch
             if cont or (ctx.usage_last and done == n):
                 ev += ',"usage":{"prompt_tokens":%d,"total_tokens":%d,"completion_tokens":%d}' % (pt, pt + done, done)
@@ -709,6 +851,9 @@ class _Conn(asyncio.Protocol):
 
 
 def _reason(ctx):
+    # the engine's reason, as vLLM counts it in vllm:request_success_total (not the API's tool_calls)
+    if ctx.answer is not None:
+        return 'length' if ctx.answer['finish'] == 'length' else 'stop'
     return 'length' if ctx.n == ctx.max_tokens else 'stop'
 
 
