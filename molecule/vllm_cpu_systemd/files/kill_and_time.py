@@ -114,7 +114,9 @@ def main():
     served_at = time.monotonic() - t0 if new_main_at is not None and time.monotonic() - t0 < timeout else None
     journal = subprocess.run(["journalctl", "-u", unit, "-u", "inferops-vllm-watchdog.service", "--since", since,
                               "--no-pager", "-o", "cat"], capture_output=True, text=True, check=False).stdout
-    marks = ("Main process exited", "start-limit-hit", "reviving", "restarting it", "stopped serving", "failed (")
+    # A clean exit (status 0) logs "Deactivated successfully." where a failure logs "Main process exited ...".
+    marks = ("Main process exited", "Deactivated successfully", "Failed with result", "Scheduled restart job",
+             "start-limit-hit", "reviving", "restarting it", "failed (")
     ended = [line for line in journal.splitlines() if unit in line and any(mark in line for mark in marks)]
     print(json.dumps({
         "unit": unit, "target": label, "pid": pid, "signal": sig,
