@@ -782,20 +782,26 @@ class _Planner(object):
         requested = self.opts['hugepages_2m_per_node']
         if not requested:
             return ''
-        other_gib = row['hugepages_gib'] - requested * 2.0 / 1024
         # VLLM_CPU_KVCACHE_SPACE is whole GiB: the KV cache needs the next whole GiB.
         kv_gib = math.ceil(self.kv_need_gib(tp) - _EPS)
-        room = row['node_gib'] - other_gib - row['weights_gib'] - row['overhead_gib'] - row['headroom_gib'] - kv_gib
+        # The count applies to every node: the one with the least room decides (1 GiB pages keep their pool).
+        nodes = [n for n in self.topo.nodes if not n.cpu_less and n.allowed_cpus and n.mem_allowed] or [row['node']]
+        rooms = []
+        for node in nodes:
+            other_gib = node.hugepage_bytes(requested) / float(GIB) - requested * 2.0 / 1024
+            rooms.append((node.memory_bytes / float(GIB) - other_gib - row['weights_gib'] - row['overhead_gib']
+                          - row['headroom_gib'] - kv_gib, node.id))
+        room, node_id = min(rooms)
         largest = int(math.floor(room * 512 + _EPS))
         if largest >= requested:
             return ''  # the hugepages are not what is in the way
         if largest <= 0:
             return ('even without hugepages NUMA node %d has no room for the model and its KV cache: set '
                     'hugepages_2m_per_node=0 and lower model_weights_gib, max_model_len or runtime_overhead_gib'
-                    % row['node'].id)
+                    % node_id)
         return ('lower hugepages_2m_per_node=%d to at most %d (%s GiB per node), the largest that leaves NUMA node %d '
                 'room for the model and a %d GiB KV cache per rank' % (requested, largest, _fmt(largest / 512.0),
-                                                                      row['node'].id, kv_gib))
+                                                                      node_id, kv_gib))
 
     def cpu_kv(self, name, rows, tp, limit_gib, count):
         """KV cache GiB per rank (VLLM_CPU_KVCACHE_SPACE) and the sentence that explains it."""
