@@ -170,9 +170,13 @@ def test_missing_model_path_names_the_variable(monkeypatch, capsys):
 
 
 def test_too_many_instances_warn_in_the_users_words(monkeypatch, capsys):
+    emitted = []
+    monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, warning: emitted.append(warning))
     code, result = run_module(dict(LLAMA8, root=root('spr_2s_112c'), instances=16, var_names=VAR_NAMES), monkeypatch, capsys)
     assert code == 0
-    assert any('inferops_max_instances=16 is more than this host allows' in w for w in result['warnings'])
+    assert emitted == result['plan']['warnings']
+    assert any('inferops_max_instances=16 is more than this host allows' in w and 'inferops_max_instances=2 or less' in w
+               for w in emitted), emitted
     assert any('inferops_max_instances=16' in line for line in result['plan']['explain'])
 
 
