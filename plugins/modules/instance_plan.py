@@ -198,8 +198,8 @@ options:
     default: 0.9
   var_names:
     description:
-      - The variable each option was filled from, as a mapping C({option: variable}), for a playbook that fills the
-        options from inventory variables (C(playbooks/plan.yml) maps every option to its C(inferops_*) variable).
+      - The variable each option was filled from, as a mapping of option name to variable name, for a playbook that
+        fills the options from inventory variables (C(playbooks/plan.yml) maps every option to its C(inferops_*) variable).
       - Refusals, warnings and RV(plan.explain) then name the variable the user set, with its value
         (C(inferops_hugepages_2m_per_node=4096) instead of C(hugepages_2m_per_node=4096)).
       - Options not in the mapping keep their own names.
