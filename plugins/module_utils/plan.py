@@ -648,8 +648,8 @@ class _Planner(object):
         elif opts['instances'] is not None and opts['instances'] > len(units):
             # Never a silent cap: the user asked for more than the host allows.
             text = ('instances=%s is more than this host allows: strategy=%s gives %s; planning %d (set instances=%d '
-                    'or less, or another strategy)' % (opts['instances'], strategy, _plural(len(units), 'unit'),
-                                                        len(units), len(units)))
+                    'or less, or another strategy)'
+                    % (opts['instances'], strategy, _plural(len(units), 'unit'), len(units), len(units)))
             self.say(text + '.')
             self.warn(text)
 
@@ -800,8 +800,8 @@ class _Planner(object):
                     'hugepages_2m_per_node=0 and lower model_weights_gib, max_model_len or runtime_overhead_gib'
                     % node_id)
         return ('lower hugepages_2m_per_node=%d to at most %d (%s GiB per node), the largest that leaves NUMA node %d '
-                'room for the model and a %d GiB KV cache per rank' % (requested, largest, _fmt(largest / 512.0),
-                                                                      node_id, kv_gib))
+                'room for the model and a %d GiB KV cache per rank'
+                % (requested, largest, _fmt(largest / 512.0), node_id, kv_gib))
 
     def cpu_kv(self, name, rows, tp, limit_gib, count):
         """KV cache GiB per rank (VLLM_CPU_KVCACHE_SPACE) and the sentence that explains it."""

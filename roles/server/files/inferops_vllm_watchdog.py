@@ -57,8 +57,8 @@ def read_api_key(path):
         return ""
     with open(path, encoding="utf-8") as handle:
         for line in handle:
-            name, _, value = line.strip().partition("=")
-            if name == "VLLM_API_KEY":
+            name, sep, value = line.strip().partition("=")
+            if sep and name == "VLLM_API_KEY":
                 return value.strip().strip('"')
     return ""
 
