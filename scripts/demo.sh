@@ -28,6 +28,7 @@ if ! busy=$("$PYTHON" "$REPO_ROOT/scripts/demo_ports.py" "${ports[@]}"); then
 fi
 
 rc=1
+# shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() {
   if [ "$rc" -ne 0 ] && [ "${DEMO_KEEP_FAILED:-0}" != 1 ]; then
     podman rm -f "$container" >/dev/null 2>&1 || true
