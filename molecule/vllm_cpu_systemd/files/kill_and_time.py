@@ -125,7 +125,7 @@ def main():
         "start_to_serving_s": None if served_at is None else round(served_at - new_main_at, 1),
         "restarts": int(show(unit, "NRestarts") or 0),
         "kills": kills, "to_start_limit_s": to_failure,
-        "journal": ended[:8],
+        "journal": ended,
     }))
     return 0 if served_at is not None else 1
 
