@@ -472,6 +472,11 @@ class _Planner(object):
                          % (ckpt_dtype, dtype, _fmt(scale)))
                 weights *= scale
         if weights is None and opts['accelerator'] == 'cpu':
+            if opts['model_path'] and 'weights_bytes' not in self.model_info:
+                # read_model_dir found no directory there (the module passes None).
+                raise PlanError('model_path=%s does not exist or is not a readable directory: stage the model there '
+                                'first, fix model_path, or give model_weights_gib to plan before staging'
+                                % opts['model_path'])
             raise PlanError('model_weights_gib is required: model_path %s has no weight files to measure '
                             '(give model_weights_gib, or stage the model before planning)'
                             % ('is not set' if not opts['model_path'] else '(%s)' % opts['model_path']))
@@ -644,8 +649,12 @@ class _Planner(object):
             self.say('instances=%s caps the plan: %s get no instance (their CPUs stay housekeeping).'
                      % (opts['instances'], ', '.join(unit[0] for unit in dropped)))
         elif opts['instances'] is not None and opts['instances'] > len(units):
-            self.say('instances=%s is more than the %s this strategy gives; planning %s.'
-                     % (opts['instances'], _plural(len(units), 'unit'), len(units)))
+            # Never a silent cap: the user asked for more than the host allows.
+            text = ('instances=%s is more than this host allows: strategy=%s gives %s; planning %d (set instances=%d '
+                    'or less, or another strategy)'
+                    % (opts['instances'], strategy, _plural(len(units), 'unit'), len(units), len(units)))
+            self.say(text + '.')
+            self.warn(text)
 
         for label, nodes in units:
             tp = len(nodes)
@@ -748,17 +757,54 @@ class _Planner(object):
             }
             row['free'] = row['node_gib'] - row['hugepages_gib'] - weights_share - row['overhead_gib'] - headroom_share
             if row['free'] <= 0:
+                advice = self.hugepages_advice(row, tp) or (
+                    'lower model_weights_gib (a smaller or quantized model), spread the model over more nodes '
+                    '(strategy=per_socket or single), or lower runtime_overhead_gib/os_headroom_gib')
                 raise PlanError(
                     'model does not fit: instance %s needs %s GiB of weights%s + %s GiB runtime overhead + %s GiB OS '
-                    'headroom%s on NUMA node %d, which has %s GiB; lower model_weights_gib (a smaller or quantized '
-                    'model), spread the model over more nodes (strategy=per_socket or single), or lower '
-                    'runtime_overhead_gib/os_headroom_gib'
+                    'headroom%s on NUMA node %d, which has %s GiB; %s'
                     % (name, _fmt(weights_share), ' (1/%d of %s)' % (tp, _fmt(self.weights_gib)) if tp > 1 else '',
                        _fmt(row['overhead_gib']), _fmt(headroom_share),
-                       ' + %s GiB hugepages' % _fmt(row['hugepages_gib']) if row['hugepages_gib'] else '',
-                       node.id, _fmt(row['node_gib'])))
+                       ' + %s GiB hugepages (hugepages_2m_per_node=%d)' % (_fmt(row['hugepages_gib']), opts['hugepages_2m_per_node'])
+                       if opts['hugepages_2m_per_node'] else
+                       (' + %s GiB hugepages' % _fmt(row['hugepages_gib']) if row['hugepages_gib'] else ''),
+                       node.id, _fmt(row['node_gib']), advice))
             rows.append(row)
         return rows
+
+    def kv_need_gib(self, tp):
+        """The KV cache a rank must hold at least: kv_cache_gib, else one max_model_len sequence, else 1 GiB."""
+        if self.opts['kv_cache_gib'] is not None:
+            return float(self.opts['kv_cache_gib'])
+        per_token = self.kv_bytes_per_token_per_rank(tp)
+        need = 0.0 if per_token is None else per_token * self.opts['max_model_len'] / float(GIB)
+        return max(1.0, need)
+
+    def hugepages_advice(self, row, tp):
+        """When the requested 2 MiB hugepages crowd out the model: the largest count that leaves it room."""
+        requested = self.opts['hugepages_2m_per_node']
+        if not requested:
+            return ''
+        # VLLM_CPU_KVCACHE_SPACE is whole GiB: the KV cache needs the next whole GiB.
+        kv_gib = math.ceil(self.kv_need_gib(tp) - _EPS)
+        # The count applies to every node: the one with the least room decides (1 GiB pages keep their pool).
+        nodes = [n for n in self.topo.nodes if not n.cpu_less and n.allowed_cpus and n.mem_allowed] or [row['node']]
+        rooms = []
+        for node in nodes:
+            other_gib = node.hugepage_bytes(requested) / float(GIB) - requested * 2.0 / 1024
+            rooms.append((node.memory_bytes / float(GIB) - other_gib - row['weights_gib'] - row['overhead_gib']
+                          - row['headroom_gib'] - kv_gib, node.id))
+        room, node_id = min(rooms)
+        largest = int(math.floor(room * 512 + _EPS))
+        if largest >= requested:
+            return ''  # the hugepages are not what is in the way
+        if largest <= 0:
+            return ('even without hugepages NUMA node %d has no room for the model and its KV cache: set '
+                    'hugepages_2m_per_node=0 and lower model_weights_gib, max_model_len or runtime_overhead_gib'
+                    % node_id)
+        return ('lower hugepages_2m_per_node=%d to at most %d (%s GiB per node), the largest that leaves NUMA node %d '
+                'room for the model and a %d GiB KV cache per rank'
+                % (requested, largest, _fmt(largest / 512.0), node_id, kv_gib))
 
     def cpu_kv(self, name, rows, tp, limit_gib, count):
         """KV cache GiB per rank (VLLM_CPU_KVCACHE_SPACE) and the sentence that explains it."""
@@ -780,9 +826,9 @@ class _Planner(object):
             if budget <= 0:
                 raise PlanError('model does not fit in the cgroup memory limit: instance %s needs %s GiB weights + %s GiB '
                                 'runtime overhead and gets %s GiB of the %s GiB limit; lower model_weights_gib, '
-                                'runtime_overhead_gib or instances, or raise the container memory limit'
+                                'runtime_overhead_gib or instances=%d, or raise the container memory limit'
                                 % (name, _fmt(self.weights_gib), _fmt(opts['runtime_overhead_gib'] * tp),
-                                   _fmt(share), _fmt(limit_gib)))
+                                   _fmt(share), _fmt(limit_gib), count))
             cap = _floor(budget / tp)
             if cap < value:
                 value = cap
@@ -809,7 +855,7 @@ class _Planner(object):
             need_txt = ('one max_model_len=%d sequence needs %s GiB per rank' % (opts['max_model_len'], _fmt(need))
                         if need is not None else 'vLLM needs at least 1 GiB')
             raise PlanError('instance %s cannot hold one sequence: its KV cache would be %s, and %s; %s'
-                            % (name, why, need_txt, self.kv_advice(limited_by, tp)))
+                            % (name, why, need_txt, self.kv_advice(limited_by, tp, count, limiting)))
         sequences = None
         if need:
             sequences = int(math.floor(value / need + _EPS))
@@ -817,11 +863,14 @@ class _Planner(object):
                 opts['max_model_len'], _fmt(need), sequences)
         return {'per_rank': value, 'why': why, 'sequences': sequences}
 
-    def kv_advice(self, limited_by, tp):
+    def kv_advice(self, limited_by, tp, count, row):
         if limited_by in ('kv_cache_gib', 'kv_cache_max_gib'):
             return 'raise %s or lower max_model_len' % limited_by
         if limited_by == 'cgroup':
-            return 'lower max_model_len, model_weights_gib, runtime_overhead_gib or instances, or raise the container memory limit'
+            return 'lower max_model_len, model_weights_gib, runtime_overhead_gib or instances=%d, or raise the container memory limit' % count
+        hugepages = self.hugepages_advice(row, tp)
+        if hugepages:
+            return hugepages
         advice = 'lower max_model_len, model_weights_gib, runtime_overhead_gib or os_headroom_gib'
         if self.opts['strategy'] != 'single' and tp < len([n for n in self.topo.nodes if not n.cpu_less]):
             advice += ', or spread the model over more NUMA nodes (strategy=per_socket or single)'
@@ -1038,6 +1087,13 @@ class _Planner(object):
         if opts['instances'] is not None and opts['instances'] < len(chunks):
             self.say('instances=%s caps the plan at %s of %s possible instances.' % (opts['instances'], opts['instances'], len(chunks)))
             chunks = chunks[:opts['instances']]
+        elif opts['instances'] is not None and opts['instances'] > len(chunks):
+            text = ('instances=%s is more than this host allows: %s with gpus_per_instance=%d give %s; planning %d '
+                    '(set instances=%d or less, or lower gpus_per_instance)'
+                    % (opts['instances'], _plural(len(gpus), 'NVIDIA GPU'), gpi, _plural(len(chunks), 'instance'),
+                       len(chunks), len(chunks)))
+            self.say(text + '.')
+            self.warn(text)
         chunks.sort(key=lambda c: c[0]['index'])
         ports = self.ports(len(chunks))
         self.say('CUDA_DEVICE_ORDER=PCI_BUS_ID makes CUDA device numbers follow PCI address order, the order of the '

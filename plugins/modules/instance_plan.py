@@ -198,6 +198,15 @@ options:
       - Fraction of each GPU's memory vLLM may use (C(--gpu-memory-utilization)), greater than 0 and at most 1.
     type: float
     default: 0.9
+  var_names:
+    description:
+      - The variable each option was filled from, as a mapping of option name to variable name, for a playbook that
+        fills the options from inventory variables (C(playbooks/plan.yml) maps every option to its C(inferops_*) variable).
+      - Refusals, warnings and RV(plan.explain) then name the variable the user set, with its value
+        (C(inferops_hugepages_2m_per_node=4096) instead of C(hugepages_2m_per_node=4096)).
+      - Options not in the mapping keep their own names.
+    type: dict
+    default: {}
 notes:
   - The plan is a plain dictionary; the roles render it. Run it in check mode to review a plan before tuning a host.
   - C(VLLM_CPU_KVCACHE_SPACE) is per tensor-parallel rank in vLLM, so RV(plan.instances[].kv_cache_gib) is per rank
@@ -234,6 +243,18 @@ EXAMPLES = r'''
     strategy: per_socket
     kv_cache_max_gib: 64
     workload: offline
+
+- name: Plan from inventory variables; messages name the variables, not the options
+  inferops.vllm.instance_plan:
+    model_name: "{{ inferops_model_name }}"
+    model_path: "{{ inferops_model_path }}"
+    instances: "{{ inferops_max_instances | default(omit) }}"
+    hugepages_2m_per_node: "{{ inferops_hugepages_2m_per_node | default(0) }}"
+    var_names:
+      model_name: inferops_model_name
+      model_path: inferops_model_path
+      instances: inferops_max_instances
+      hugepages_2m_per_node: inferops_hugepages_2m_per_node
 
 - name: Plan NVIDIA instances, two GPUs each
   inferops.vllm.instance_plan:
@@ -562,6 +583,7 @@ plan:
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.inferops.vllm.plugins.module_utils.option_names import check_var_names, in_user_words
 from ansible_collections.inferops.vllm.plugins.module_utils.plan import PlanError, build_plan, read_model_dir
 from ansible_collections.inferops.vllm.plugins.module_utils.topology import TopologyError, gather_topology
 
@@ -593,13 +615,18 @@ ARGUMENT_SPEC = dict(
     gpus_per_instance=dict(type='int'),
     gpu_memory_gib=dict(type='float'),
     gpu_memory_utilization=dict(type='float', default=0.9),
+    var_names=dict(type='dict', default={}),
 )
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
-    options = dict((key, params[key]) for key in ARGUMENT_SPEC if key not in ('topology', 'root'))
+    options = dict((key, params[key]) for key in ARGUMENT_SPEC if key not in ('topology', 'root', 'var_names'))
+    var_names = params['var_names'] or {}
+    problem = check_var_names(var_names, ARGUMENT_SPEC)
+    if problem:
+        module.fail_json(msg=problem)
 
     topology = params['topology']
     try:
@@ -614,10 +641,12 @@ def main():
             model_info = read_model_dir(params['model_path'])
         plan = build_plan(topology, options, model_info)
     except PlanError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=in_user_words(str(exc), var_names))
     except Exception as exc:  # pylint: disable=broad-except
         module.fail_json(msg='instance plan failed unexpectedly: %s' % exc, exception=traceback.format_exc())
 
+    plan['warnings'] = [in_user_words(text, var_names) for text in plan['warnings']]
+    plan['explain'] = [in_user_words(text, var_names) for text in plan['explain']]
     for warning in plan['warnings']:
         module.warn(warning)
     module.exit_json(changed=False, plan=plan)

@@ -48,6 +48,7 @@ cd "$REPO_ROOT" || exit 1
 out=$WORKDIR/logs/e2e-upgrade.log
 if ANSIBLE_CONFIG=$REPO_ROOT/ansible.cfg ansible-playbook -i inventories/demo playbooks/rolling_upgrade.yml \
     -e inferops_model_name=tiny-llama-v2 -e validate_on_inconclusive=fail \
+    -e "inferops_front_port=$DEMO_FRONT_PORT" -e "inferops_base_port=$DEMO_INSTANCE_PORT" \
     -e '{"validate_slos": {"min_output_tokens_per_s": 1000000, "max_ttft_p95_ms": 3000, "max_error_rate": 0.0}}' \
     >"$out" 2>&1; then
   die "the upgrade passed a gate it cannot pass (log: $out)"
@@ -65,10 +66,10 @@ else
 fi
 if grep -q 'needs a latency SLO' "$out"; then die "the gate refused its input instead of measuring (log: $out)"; fi
 
-models=$(curl -sf http://127.0.0.1:8100/v1/models) || die "nothing serves on 8100 after the rollback"
+models=$(curl -sf "http://127.0.0.1:$DEMO_INSTANCE_PORT/v1/models") || die "nothing serves on $DEMO_INSTANCE_PORT after the rollback"
 echo "$models" | grep -q '"id":"tiny-llama"' || die "the previous model is not served after the rollback: $models"
 if echo "$models" | grep -q 'tiny-llama-v2'; then die "the failed version still serves: $models"; fi
-reply=$(curl -sf http://127.0.0.1:8100/v1/completions -H 'content-type: application/json' \
+reply=$(curl -sf "http://127.0.0.1:$DEMO_INSTANCE_PORT/v1/completions" -H 'content-type: application/json' \
   -d '{"model": "tiny-llama", "prompt": "def main", "max_tokens": 8, "ignore_eos": true}') \
   || die "the rolled-back service does not answer completions"
 echo "$reply" | grep -q '"completion_tokens":8' || die "unexpected completion: $reply"

@@ -822,3 +822,65 @@ def test_malformed_l3_domains_in_the_topology():
     t['l3_domains'] = ['0-7']
     with pytest.raises(PlanError, match='topology is malformed'):
         build_plan(t, LLAMA8)
+
+
+# --------------------------------------------------------------------------- refusals that say what would work
+
+def _largest_hugepages(message):
+    import re
+    found = re.search(r'lower hugepages_2m_per_node=(\d+) to at most (\d+) ', message)
+    assert found, message
+    return int(found.group(1)), int(found.group(2))
+
+
+@pytest.mark.parametrize('requested', [120000, 118400])
+def test_hugepages_that_crowd_out_the_model_name_the_largest_that_fits(requested):
+    # spr_2s_112c node 0: 251.36 GiB; 120000 pages (234 GiB) leave no room for the weights, 118400 (231 GiB)
+    # leave less than the KV cache of one sequence: both refusals give the largest count that plans.
+    with pytest.raises(PlanError) as exc:
+        plan_for('spr_2s_112c', LLAMA8, hugepages_2m_per_node=requested)
+    asked, largest = _largest_hugepages(str(exc.value))
+    assert asked == requested
+    assert 0 < largest < requested
+    plan = plan_for('spr_2s_112c', LLAMA8, hugepages_2m_per_node=largest)
+    assert min(i['kv_cache_gib'] for i in plan['instances']) >= 1
+    with pytest.raises(PlanError):
+        plan_for('spr_2s_112c', LLAMA8, hugepages_2m_per_node=largest + 512)
+
+
+def test_hugepages_advice_when_the_model_does_not_fit_even_without_them():
+    t = synthetic([4], mem_gib=16)
+    with pytest.raises(PlanError) as exc:
+        build_plan(t, dict(LLAMA8, hugepages_2m_per_node=1024))
+    assert 'even without hugepages' in str(exc.value)
+    assert 'hugepages_2m_per_node=0' in str(exc.value)
+
+
+def test_missing_model_path_says_it_does_not_exist():
+    with pytest.raises(PlanError) as exc:
+        build_plan(topo('spr_2s_112c'), {'model_name': 'x', 'model_path': '/srv/models/does-not-exist'},
+                   read_model_dir('/srv/models/does-not-exist'))
+    assert 'model_path=/srv/models/does-not-exist does not exist' in str(exc.value)
+
+
+def test_model_dir_without_weights_says_so(tmp_path):
+    with pytest.raises(PlanError) as exc:
+        build_plan(topo('spr_2s_112c'), {'model_name': 'x', 'model_path': str(tmp_path)}, read_model_dir(str(tmp_path)))
+    assert 'has no weight files' in str(exc.value)
+    assert 'does not exist' not in str(exc.value)
+
+
+def test_more_instances_than_the_cpu_host_allows_is_a_warning():
+    plan = plan_for('spr_2s_112c', LLAMA8, instances=16)
+    assert len(plan['instances']) == 2
+    assert any('instances=16 is more than this host allows' in w and 'instances=2 or less' in w for w in plan['warnings'])
+
+
+def test_more_instances_than_the_gpu_host_allows_is_a_warning():
+    plan = plan_for('gpu_4x_2node', LLAMA8, accelerator='nvidia', instances=16)
+    assert len(plan['instances']) == 4
+    assert any('instances=16 is more than this host allows' in w and '4 NVIDIA GPUs' in w for w in plan['warnings'])
+
+
+def test_fewer_instances_is_no_warning():
+    assert plan_for('spr_2s_112c', LLAMA8, instances=1)['warnings'] == []

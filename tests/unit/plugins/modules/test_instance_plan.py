@@ -148,3 +148,39 @@ def test_epyc_turin_per_numa_node_topology_option(monkeypatch, capsys):
     assert code == 0
     assert [(i['name'], i['cpuset'], i['dtype']) for i in result['plan']['instances']] == [
         ('vllm-node0', '0-63,128-191', 'bfloat16'), ('vllm-node1', '64-127,192-255', 'bfloat16')]
+
+
+VAR_NAMES = {'hugepages_2m_per_node': 'inferops_hugepages_2m_per_node', 'instances': 'inferops_max_instances',
+             'model_path': 'inferops_model_path', 'model_name': 'inferops_model_name'}
+
+
+def test_refusal_names_the_inventory_variable(monkeypatch, capsys):
+    code, result = run_module(dict(LLAMA8, root=root('spr_2s_112c'), hugepages_2m_per_node=120000, var_names=VAR_NAMES),
+                              monkeypatch, capsys)
+    assert code == 1
+    assert 'lower inferops_hugepages_2m_per_node=120000 to at most ' in result['msg']
+    assert ' hugepages_2m_per_node' not in result['msg']
+
+
+def test_missing_model_path_names_the_variable(monkeypatch, capsys):
+    args = {'model_name': 'x', 'model_path': '/srv/models/does-not-exist', 'root': root('spr_2s_112c'), 'var_names': VAR_NAMES}
+    code, result = run_module(args, monkeypatch, capsys)
+    assert code == 1
+    assert result['msg'].startswith('inferops_model_path=/srv/models/does-not-exist does not exist')
+
+
+def test_too_many_instances_warn_in_the_users_words(monkeypatch, capsys):
+    emitted = []
+    monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, warning: emitted.append(warning))
+    code, result = run_module(dict(LLAMA8, root=root('spr_2s_112c'), instances=16, var_names=VAR_NAMES), monkeypatch, capsys)
+    assert code == 0
+    assert emitted == result['plan']['warnings']
+    assert any('inferops_max_instances=16 is more than this host allows' in w and 'inferops_max_instances=2 or less' in w
+               for w in emitted), emitted
+    assert any('inferops_max_instances=16' in line for line in result['plan']['explain'])
+
+
+def test_bad_var_names_are_refused(monkeypatch, capsys):
+    code, result = run_module(dict(LLAMA8, root=root('spr_2s_112c'), var_names={'hugepages': 'x'}), monkeypatch, capsys)
+    assert code == 1
+    assert 'var_names names unknown option(s): hugepages' in result['msg']
