@@ -473,7 +473,7 @@ def _energy(series, sensors, start, end, duration):
     for zone in sorted(series[0]['energy_j']):
         j = _between(series, start, end, lambda s, z=zone: s['energy_j'].get(z))
         if j is not None:
-            parts['rapl %s' % (zones.get(zone, {}).get('name') or zone)] = _r(j, 3)
+            parts['%s %s' % (zone, zones.get(zone, {}).get('name') or '?')] = _r(j, 3)
     if not rapl.get('available'):
         absent.append('RAPL: %s' % rapl.get('reason'))
     elif rapl.get('dram'):
@@ -554,3 +554,55 @@ def sample(read, duration_s, interval_s, stop, clock, sleep, clock_ticks):
             ended = 'duration'
             break
     return {'samples': samples, 'ended': ended, 'gaps': totals['gaps'], 'gpu_method': totals['gpu_method']}
+
+
+# --------------------------------------------------------------------------- joining the gate
+
+def instances_to_sample(instances, unit_prefix, explicit=None):
+    """host_telemetry's instances: ``explicit`` when given, else each planned instance's systemd unit
+    (``<unit_prefix><name>.service``, the server role's naming for systemd and quadlet units alike)."""
+    if explicit:
+        return list(explicit)
+    return [{'name': str(inst['name']), 'unit': '%s%s.service' % (unit_prefix, inst['name'])}
+            for inst in instances or [] if isinstance(inst, dict) and inst.get('name')]
+
+
+def join_gate(records, telemetry_result, price_per_kwh=None):
+    """The gate records with ``result.telemetry`` (window_figures over its window) on the host-scope record.
+
+    Only the run that loaded the whole host gets the host's energy: an instance run shares the host with idle
+    siblings, so its joules per token would charge it for them.
+    """
+    tel = dict(telemetry_result or {})
+    if tel.get('failed'):
+        tel = {'sampled': False, 'reason': 'host_telemetry failed: %s' % (tel.get('msg') or 'no message')}
+    out = []
+    for record in records:
+        record = dict(record)
+        if record.get('scope') == 'host':
+            result = dict(record.get('result') or {})
+            window = result.get('window') or {}
+            start, end = window.get('start_epoch'), window.get('end_epoch')
+            rate = (result.get('throughput') or {}).get('output_tokens_per_s')
+            # tokens in the window: the rate over it (equals tokens.output_total for one trial)
+            tokens = rate * (end - start) if rate is not None and start is not None and end is not None else None
+            result['telemetry'] = window_figures(tel, start, end, tokens, price_per_kwh)
+            result['telemetry']['price_per_kwh'] = price_per_kwh
+            record['result'] = result
+        out.append(record)
+    return out
+
+
+def brief(figures):
+    """The few telemetry figures a host record keeps (fleet report, baseline)."""
+    if not figures:
+        return None
+    energy = figures.get('energy') or {}
+    return {'available': figures.get('available'), 'reason': figures.get('reason'),
+            'watts': energy.get('watts'), 'joules_per_output_token': figures.get('joules_per_output_token'),
+            'energy_cost_per_1m_output_tokens': figures.get('energy_cost_per_1m_output_tokens'),
+            'energy_absent': energy.get('absent') or [],
+            'numa_miss_ratio': (figures.get('numa') or {}).get('miss_ratio'),
+            'instances': [dict((k, i.get(k)) for k in ('name', 'cpu_cores', 'cpu_util', 'ctxt_switches_per_s',
+                                                        'reason'))
+                          for i in figures.get('instances') or []]}

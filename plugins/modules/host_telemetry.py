@@ -209,9 +209,11 @@ class Instances(object):
         rc, out, err = self.module.run_command([systemctl, 'show', '--property=ControlGroup,ActiveState',
                                                 entry['unit']], environ_update={'LC_ALL': 'C'})
         props = dict(line.split('=', 1) for line in out.splitlines() if '=' in line)
-        if rc != 0 or not props.get('ControlGroup'):
-            entry['reason'] = 'unit %s is not running (ActiveState=%s)%s' % (
-                entry['unit'], props.get('ActiveState') or 'unknown', (': ' + err.strip()) if err.strip() else '')
+        if rc != 0 and not props:
+            entry['reason'] = 'cannot ask systemd about unit %s: %s' % (entry['unit'], (err or out).strip()[:200])
+            return None
+        if not props.get('ControlGroup'):
+            entry['reason'] = 'unit %s is not running (ActiveState=%s)' % (entry['unit'], props.get('ActiveState') or 'unknown')
             return None
         for directory in telemetry.cgroup_dirs(self.root, props['ControlGroup']):
             if os.path.isdir(directory):
