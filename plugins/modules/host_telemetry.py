@@ -39,7 +39,7 @@ options:
   duration_s:
     description: Longest time to sample, in seconds (sampling ends earlier when I(stop_file) appears).
     type: float
-    default: 600
+    default: 600.0
   interval_s:
     description:
       - Seconds between samples. Must be short enough that no RAPL counter wraps twice between two samples

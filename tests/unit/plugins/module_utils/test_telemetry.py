@@ -350,3 +350,88 @@ def test_sample_stops_at_the_stop_file_and_checks_its_arguments():
     assert run['ended'] == 'stop_file' and len(run['samples']) == 4     # start, 2 periodic, one after the stop
     with pytest.raises(telemetry.TelemetryError, match='above 0'):
         telemetry.sample(read, 0, 1.0, stop=lambda: False, clock=lambda: 0.0, sleep=lambda s: None, clock_ticks=100)
+
+
+# --------------------------------------------------------------------------- joining the gate and reports
+
+def gate_records(start, end, rate):
+    host = {'host': 'h1', 'target': 'front', 'scope': 'host', 'hardware': 'spr', 'runner': 'localhost',
+            'result': {'verdict': 'pass', 'model': 'tiny', 'window': {'start_epoch': start, 'end_epoch': end,
+                                                                      'duration_s': end - start},
+                       'throughput': {'output_tokens_per_s': rate, 'total_tokens_per_s': 2 * rate}}}
+    inst = dict(host, target='vllm-a', scope='instance', result=dict(host['result']))
+    return [host, inst]
+
+
+def test_join_puts_the_window_figures_on_the_host_run_only(tmp_path):
+    times, roots = fixture_roots('intel_2s', tmp_path)
+    tel = sampled(times, roots)
+    records = gate_records(1001.0, 1009.0, 500.0)
+    joined = telemetry.join_gate(records, tel, 0.30)
+    assert 'telemetry' not in records[0]['result']              # inputs unchanged
+    assert 'telemetry' not in joined[1]['result']               # instance run: the host's energy is not its own
+    fig = joined[0]['result']['telemetry']
+    # 8 s of 250 W = 2000 J; 500 tok/s x 8 s = 4000 tokens -> 0.5 J/token; 0.5 x 1e6 / 3.6e6 x 0.30
+    assert fig['energy']['joules'] == pytest.approx(2000.0)
+    assert fig['joules_per_output_token'] == pytest.approx(0.5)
+    assert fig['energy_cost_per_1m_output_tokens'] == pytest.approx(0.0416667, rel=1e-5)
+    assert fig['price_per_kwh'] == 0.30
+    short = telemetry.brief(fig)
+    assert short['watts'] == pytest.approx(250.0) and short['joules_per_output_token'] == pytest.approx(0.5)
+    assert short['numa_miss_ratio'] == pytest.approx(300 / 18300.0, rel=1e-4)
+
+
+def test_join_of_a_failed_telemetry_job_says_so():
+    joined = telemetry.join_gate(gate_records(1.0, 2.0, 10.0), {'failed': True, 'msg': 'boom', 'finished': 1})
+    fig = joined[0]['result']['telemetry']
+    assert not fig['available'] and fig['reason'] == 'host_telemetry failed: boom'
+
+
+def test_join_of_check_mode_result():
+    joined = telemetry.join_gate([{'host': 'h', 'target': 't', 'scope': 'host', 'result': {'verdict': 'not_run'}}],
+                                 {'sampled': False, 'reason': 'check mode: the sensors were read, nothing was sampled'})
+    assert joined[0]['result']['telemetry']['reason'].startswith('check mode')
+
+
+def test_instances_to_sample_from_the_plan_or_explicit():
+    plan = [{'name': 'vllm-node0', 'port': 8100}, {'name': 'vllm-node1', 'port': 8101}]
+    assert telemetry.instances_to_sample(plan, 'inferops-vllm-') == [
+        {'name': 'vllm-node0', 'unit': 'inferops-vllm-vllm-node0.service'},
+        {'name': 'vllm-node1', 'unit': 'inferops-vllm-vllm-node1.service'}]
+    explicit = [{'name': 'x', 'pid': 12}]
+    assert telemetry.instances_to_sample(plan, 'inferops-vllm-', explicit) == explicit
+
+
+def test_validate_role_names_units_as_the_server_role_does():
+    import yaml
+    repo = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
+    with open(os.path.join(repo, 'roles', 'validate', 'vars', 'main.yml')) as handle:
+        validate_prefix = yaml.safe_load(handle)['__validate_unit_prefix']
+    with open(os.path.join(repo, 'roles', 'server', 'vars', 'main.yml')) as handle:
+        server_prefix = yaml.safe_load(handle)['__server_unit_prefix']
+    assert validate_prefix == server_prefix
+
+
+def test_reports_show_the_telemetry(tmp_path):
+    from ansible_collections.inferops.vllm.plugins.module_utils import fleet, gate_report
+    times, roots = fixture_roots('amd_epyc', tmp_path)
+    tel = sampled(times, roots)
+    joined = telemetry.join_gate(gate_records(3000.0, 3010.0, 180.0), tel, 0.25)
+    page = gate_report.markdown(joined[0]['result'])
+    # 900 J / 1800 tokens = 0.5 J/token; 0.5e6 J per 1M = 0.138889 kWh x 0.25 = 0.0347
+    assert '## Host telemetry during the gate' in page
+    assert '0.5000 J per output token; energy cost per 1M output tokens: 0.0347 at 0.25 per kWh' in page
+    assert 'absent: no dram zone' in page
+    md = fleet.render_markdown(fleet.summarize(joined))
+    assert '## Host telemetry during the gate' in md
+    assert '| h1 | front | 90.0 | 0.5000 | 0.0347 | 0.0000 | - | no dram zone' in md
+    # without telemetry, no section (reports of older runs are unchanged)
+    assert '## Host telemetry' not in fleet.render_markdown(fleet.summarize(gate_records(1.0, 2.0, 5.0)))
+    assert '## Host telemetry' not in gate_report.markdown(gate_records(1.0, 2.0, 5.0)[0]['result'])
+
+
+def test_reports_say_why_telemetry_is_missing():
+    from ansible_collections.inferops.vllm.plugins.module_utils import fleet, gate_report
+    joined = telemetry.join_gate(gate_records(1.0, 2.0, 5.0), {'sampled': False, 'reason': 'check mode: x'})
+    assert 'Not measured: check mode: x' in gate_report.markdown(joined[0]['result'])
+    assert '| h1 | front | - | - | - | - | - | check mode: x |' in fleet.render_markdown(fleet.summarize(joined))
