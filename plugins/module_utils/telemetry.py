@@ -254,7 +254,10 @@ def instance_snapshot(root, pids):
     snap = {'pids': [], 'cpu_ticks': {}, 'ctxt': {}, 'cpus_allowed': None}
     allowed = set()
     for pid in pids:
-        proc = read_process(root, pid)
+        try:
+            proc = read_process(root, pid)
+        except TelemetryError:
+            proc = None     # a process caught while it exits: its files are half gone
         if proc is None:
             continue
         key = '%d:%d' % (pid, proc['starttime'])
@@ -490,16 +493,17 @@ def _energy(series, sensors, start, end, duration):
             'covers': 'counted zones only: %s' % NOT_MEASURED if parts else None}
 
 
+def _instance_between(series, name, key, start, end):
+    return _between(series, start, end, lambda s: (s['instances'].get(name) or {}).get(key))
+
+
 def _instances(series, instances, start, end, duration):
     rows = []
     for inst in instances:
         name = inst['name']
-
-        def get(s, key, n=name):
-            return (s['instances'].get(n) or {}).get(key)
-        cpu_s = _between(series, start, end, lambda s: get(s, 'cpu_s'))
-        vol = _between(series, start, end, lambda s: get(s, 'voluntary'))
-        inv = _between(series, start, end, lambda s: get(s, 'involuntary'))
+        cpu_s = _instance_between(series, name, 'cpu_s', start, end)
+        vol = _instance_between(series, name, 'voluntary', start, end)
+        inv = _instance_between(series, name, 'involuntary', start, end)
         cpus = len(inst.get('cpus_allowed') or []) or None
         cores = cpu_s / duration if cpu_s is not None else None
         rows.append({'name': name, 'found': bool(inst.get('found')), 'reason': inst.get('reason'),
