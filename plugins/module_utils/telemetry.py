@@ -53,7 +53,7 @@ def _join(root, relpath):
 def _read(path):
     """(text, None) or (None, why) - telemetry reports unreadable files, it never stops on them."""
     try:
-        with open(path, 'r') as handle:
+        with open(path, 'r', encoding='utf-8', errors='replace') as handle:
             return handle.read(), None
     except (IOError, OSError) as exc:
         if exc.errno in (errno.ENOENT, errno.ENOTDIR):
