@@ -597,6 +597,9 @@ def join_gate(records, telemetry_result, price_per_kwh=None):
     return out
 
 
+_BRIEF_INSTANCE = ('name', 'cpu_cores', 'cpu_util', 'ctxt_switches_per_s', 'reason')
+
+
 def brief(figures):
     """The few telemetry figures a host record keeps (fleet report, baseline)."""
     if not figures:
@@ -607,6 +610,4 @@ def brief(figures):
             'energy_cost_per_1m_output_tokens': figures.get('energy_cost_per_1m_output_tokens'),
             'energy_absent': energy.get('absent') or [],
             'numa_miss_ratio': (figures.get('numa') or {}).get('miss_ratio'),
-            'instances': [dict((k, i.get(k)) for k in ('name', 'cpu_cores', 'cpu_util', 'ctxt_switches_per_s',
-                                                        'reason'))
-                          for i in figures.get('instances') or []]}
+            'instances': [dict((k, i.get(k)) for k in _BRIEF_INSTANCE) for i in figures.get('instances') or []]}
