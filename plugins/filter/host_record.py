@@ -40,7 +40,7 @@ RETURN = r'''
 _value:
   description:
     - C(host), C(target), C(hardware), C(scope), C(model), C(vllm_version), C(profile), C(load), C(capacity),
-      C(throughput), C(verdict), C(finished_epoch).
+      C(throughput), C(verdict), C(finished_epoch), C(telemetry) (the host telemetry's brief figures, or null).
   type: dict
 '''
 

@@ -9,6 +9,8 @@ cost per 1M tokens charged once per host (never once per endpoint)."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.inferops.vllm.plugins.module_utils.telemetry import brief as telemetry_brief
+
 SCOPES = ('host', 'instance')
 CAPACITY = 'capacity'
 MEASURED = 'measured load'
@@ -111,6 +113,8 @@ def gate_row(record):
         'cost_basis': None,
         'below_median_pct': None,
         'outlier': False,
+        # Host telemetry sampled during the run (the validate role joins it to the host-scope record only).
+        'telemetry': telemetry_brief(result.get('telemetry')),
     }
     # Only the run that loaded the whole host may carry its cost: an instance shares the
     # host with its siblings and the front port, so charging it the whole host's hour is
@@ -353,6 +357,33 @@ def _fleet_lines(fleet, hosts):
     return lines
 
 
+def _telemetry_lines(summary):
+    """Energy, CPU and NUMA of each host while its host-scope run loaded it (absent sensors named)."""
+    rows = [row for row in summary['rows'] if row.get('telemetry')]
+    if not rows:
+        return []
+    lines = ['', '## Host telemetry during the gate', '',
+             'Sampled on each inference host over its host-scope run; energy covers the counted sensors only '
+             '(RAPL package and DRAM, GPU boards).', '',
+             '| host | endpoint | W | J per output tok | energy per 1M output tok | NUMA miss ratio '
+             '| instances (cores busy, share of its CPUs, ctx sw/s) | not measured |',
+             '|---|---|---:|---:|---:|---:|---|---|']
+    for row in rows:
+        tel = row['telemetry']
+        if not tel.get('available'):
+            lines.append('| %s | %s | - | - | - | - | - | %s |' % (row['host'], row['target'], tel.get('reason')))
+            continue
+        insts = '; '.join(
+            ('%s: %s, %s, %s' % (i['name'], _cell(i.get('cpu_cores'), 2), _cell(i.get('cpu_util'), 2),
+                                 _cell(i.get('ctxt_switches_per_s'), 0)))
+            if not i.get('reason') else '%s: %s' % (i['name'], i['reason']) for i in tel.get('instances') or [])
+        lines.append('| %s | %s | %s | %s | %s | %s | %s | %s |' % (
+            row['host'], row['target'], _cell(tel.get('watts'), 1), _cell(tel.get('joules_per_output_token'), 4),
+            _cell(tel.get('energy_cost_per_1m_output_tokens'), 4), _cell(tel.get('numa_miss_ratio'), 4),
+            insts or '-', '; '.join(tel.get('energy_absent') or []) or '-'))
+    return lines
+
+
 def render_markdown(summary, title='vLLM fleet throughput report'):
     """The summary as a Markdown page (the table operators read first)."""
     lines = ['# %s' % title, '']
@@ -364,6 +395,7 @@ def render_markdown(summary, title='vLLM fleet throughput report'):
     lines.extend(_median_lines(summary))
     lines.append('')
     lines.extend(_cost_lines(summary))
+    lines.extend(_telemetry_lines(summary))
     failing = [r for r in summary['rows'] if r['verdict'] != 'pass']
     if failing:
         lines.append('')

@@ -12,6 +12,8 @@ its instances loaded together, or its only instance) and carries the host's cost
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.inferops.vllm.plugins.module_utils import telemetry
+
 
 class EndpointError(Exception):
     pass
@@ -107,4 +109,5 @@ def host_record(records, vllm_version=None, profile=None):
         'throughput': res.get('throughput'),
         'verdict': res.get('verdict'),
         'finished_epoch': (res.get('window') or {}).get('end_epoch'),
+        'telemetry': telemetry.brief(res.get('telemetry')),
     }

@@ -185,6 +185,7 @@ def markdown(result):
         reasons = client.get('reasons') or []
         lines.append('- saturated: %s%s' % (client.get('saturated'), (' (' + '; '.join(reasons) + ')') if reasons else ''))
         lines.append('')
+    lines.extend(_telemetry_lines(result.get('telemetry')))
     cost = result.get('cost')
     if cost:
         lines.append('## Cost')
@@ -203,6 +204,51 @@ def markdown(result):
         lines.extend('- ' + w for w in warnings)
         lines.append('')
     return '\n'.join(lines)
+
+
+def _telemetry_lines(tel):
+    """Host telemetry over the gate's window (joined by the validate role; absent from the module's own report)."""
+    if not tel:
+        return []
+    lines = ['## Host telemetry during the gate', '']
+    if not tel.get('available'):
+        return lines + ['Not measured: %s' % tel.get('reason'), '']
+    energy = tel.get('energy') or {}
+    if energy.get('joules') is not None:
+        lines.append('- energy: %s J over %s s (%s W): %s' % (
+            _num(energy['joules'], 1), _num((tel.get('window') or {}).get('duration_s'), 1), _num(energy.get('watts'), 1),
+            ', '.join('%s %s J' % (k, _num(v, 1)) for k, v in sorted((energy.get('by_source') or {}).items()))))
+        lines.append('- %s J per output token; energy cost per 1M output tokens: %s' % (
+            _num(tel.get('joules_per_output_token'), 4),
+            ('%s at %s per kWh' % (_num(tel.get('energy_cost_per_1m_output_tokens'), 4), tel.get('price_per_kwh')))
+            if tel.get('energy_cost_per_1m_output_tokens') is not None else 'no price (validate_host_energy_cost_per_kwh)'))
+        lines.append('- covers %s' % (energy.get('covers') or '-'))
+    else:
+        lines.append('- energy: not measured, no joules per token')
+    for why in energy.get('absent') or []:
+        lines.append('- absent: %s' % why)
+    numa = tel.get('numa') or {}
+    if numa.get('available'):
+        lines.append('- NUMA: %s hits, %s misses, miss ratio %s over %s node(s)' % (
+            numa.get('numa_hit'), numa.get('numa_miss'), _num(numa.get('miss_ratio'), 4), numa.get('nodes')))
+    else:
+        lines.append('- NUMA: not measured (%s)' % numa.get('reason'))
+    instances = tel.get('instances') or []
+    if instances:
+        lines.append('')
+        lines.append('| instance | processes | CPU s | cores busy | of its CPUs | voluntary ctx sw | involuntary ctx sw '
+                     '| ctx sw/s |')
+        lines.append('|---|---:|---:|---:|---:|---:|---:|---:|')
+        for inst in instances:
+            if not inst.get('found'):
+                lines.append('| %s | not found: %s |  |  |  |  |  |  |' % (inst['name'], inst.get('reason')))
+                continue
+            lines.append('| %s | %s | %s | %s | %s | %s | %s | %s |' % (
+                inst['name'], inst.get('processes'), _num(inst.get('cpu_s')), _num(inst.get('cpu_cores'), 3),
+                _num(inst.get('cpu_util'), 3), inst.get('voluntary_ctxt_switches'),
+                inst.get('involuntary_ctxt_switches'), _num(inst.get('ctxt_switches_per_s'), 1)))
+    lines.append('')
+    return lines
 
 
 def _schedule_lines(sched):

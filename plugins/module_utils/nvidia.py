@@ -120,6 +120,44 @@ def parse_query_gpu(text):
     return sorted(gpus, key=lambda gpu: gpu['index'])
 
 
+# Power columns sampled during the gate (host_telemetry): the board's draw in W and, on Volta and later,
+# its energy counter in mJ since the driver was loaded ([N/A] elsewhere).
+POWER_FIELDS = ('index', 'power.draw', 'total_energy_consumption')
+
+
+def power_query_args():
+    """The nvidia-smi arguments whose output :func:`parse_power_query` reads."""
+    return ['--query-gpu=' + ','.join(POWER_FIELDS), '--format=csv,noheader,nounits']
+
+
+def _float(raw, field, lineno):
+    text = _value(raw)
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise NvidiaError('nvidia-smi line %d: %s is %r, not a number' % (lineno, field, raw.strip()))
+
+
+def parse_power_query(text):
+    """Rows of ``nvidia-smi --query-gpu=<POWER_FIELDS> --format=csv,noheader,nounits``:
+    ``[{index, power_w, energy_mj}]`` sorted by index; a value nvidia-smi cannot report is None."""
+    gpus = []
+    numbered = [(n, line) for n, line in enumerate((text or '').splitlines(), 1) if line.strip()]
+    rows = csv.reader([pair[1] for pair in numbered], skipinitialspace=True)
+    for lineno, row in zip([pair[0] for pair in numbered], rows):
+        if len(row) != len(POWER_FIELDS):
+            raise NvidiaError('nvidia-smi line %d has %d fields, expected %d (%s): %r'
+                              % (lineno, len(row), len(POWER_FIELDS), ','.join(POWER_FIELDS), ','.join(row)))
+        index = _int(row[0], 'index', lineno)
+        if index is None:
+            raise NvidiaError('nvidia-smi line %d has no GPU index: %r' % (lineno, ','.join(row)))
+        gpus.append({'index': index, 'power_w': _float(row[1], 'power.draw', lineno),
+                     'energy_mj': _float(row[2], 'total_energy_consumption', lineno)})
+    return sorted(gpus, key=lambda gpu: gpu['index'])
+
+
 def parse_cuda_version(text):
     """The CUDA version the driver supports, from ``nvidia-smi --version`` or nvidia-smi's banner; else None."""
     match = _CUDA_RE.search(text or '')

@@ -8,6 +8,7 @@ capacity mode from the role, and bad input.
 
 from __future__ import absolute_import, division, print_function
 
+import glob
 import json
 import os
 import subprocess
@@ -45,7 +46,7 @@ def collections_dir(tmp_path_factory):
     return ':'.join(p for p in (str(root), deps) if p)
 
 
-def play(tmp_path, collections_dir, role_vars):
+def play(tmp_path, collections_dir, role_vars, check=False):
     """Run the validate role on localhost; returns (rc, output, fleet.json or None)."""
     report = tmp_path / 'report'
     role_vars = dict({'validate_report_dir': str(report), 'validate_runner': 'localhost',
@@ -59,7 +60,8 @@ def play(tmp_path, collections_dir, role_vars):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_dir, ANSIBLE_NOCOLOR='1',
                ANSIBLE_LOCALHOST_WARNING='0', ANSIBLE_INVENTORY_UNPARSED_WARNING='0')
     proc = subprocess.run([sys.executable, '-m', 'ansible', 'playbook', '-i', 'localhost,', '-c', 'local',
-                           '-e', 'ansible_python_interpreter=%s' % sys.executable, str(path)],
+                           '-e', 'ansible_python_interpreter=%s' % sys.executable, str(path)]
+                          + (['--check'] if check else []),
                           env=env, cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True, timeout=RUN_TIMEOUT, check=False)
     fleet = report / 'fleet.json'
@@ -141,3 +143,73 @@ def test_unknown_slo_name_lists_the_known_ones(servers, tmp_path, collections_di
 def test_targets_without_url_are_named(tmp_path, collections_dir):
     rc, out, _fleet = play(tmp_path, collections_dir, {'validate_targets': [{'name': 'x'}]})
     assert rc != 0 and 'validate_targets[0] needs name and url' in out
+
+
+def rapl_counters():
+    """The RAPL package/dram zones of this machine whose energy_uj can be read (none in most VMs)."""
+    zones = []
+    for zone in glob.glob('/sys/class/powercap/intel-rapl:*'):
+        try:
+            with open(os.path.join(zone, 'name')) as name, open(os.path.join(zone, 'energy_uj')) as energy:
+                if name.read().startswith(('package', 'dram')) and energy.read().strip():
+                    zones.append(zone)
+        except (IOError, OSError):
+            pass
+    return zones
+
+
+def test_host_telemetry_is_sampled_while_the_gate_runs(servers, tmp_path, collections_dir):
+    a, _b = servers
+    rc, out, fleet = play(tmp_path, collections_dir, {
+        'validate_targets': [{'name': 'only', 'url': a.url}], 'validate_duration_s': 3,
+        'validate_telemetry_interval_s': 0.25, 'validate_host_energy_cost_per_kwh': 0.30,
+        'validate_telemetry_instances': [{'name': 'fake', 'pid': a.proc.pid},
+                                         {'name': 'gone', 'unit': 'inferops-vllm-not-deployed.service'}]})
+    assert rc == 0, out
+    result = [x for x in fleet['results'] if x['target'] == 'only'][0]['result']
+    tel = result['telemetry']
+    assert tel['available'], tel
+    # the samples covered the gate's measured window
+    assert tel['window']['duration_s'] == pytest.approx(result['window']['duration_s'], abs=0.3)
+    insts = dict((i['name'], i) for i in tel['instances'])
+    # the fake server is what the gate loaded: its process used CPU and switched context during the window
+    assert insts['fake']['found'] and insts['fake']['processes'] >= 1
+    assert insts['fake']['cpu_s'] > 0 and insts['fake']['voluntary_ctxt_switches'] > 0
+    assert insts['fake']['cpu_util'] is not None and 0 < insts['fake']['cpu_util'] <= 1.0
+    # a unit that does not run (or a machine without systemd): reported with the unit's name, not failed
+    assert not insts['gone']['found'] and 'inferops-vllm-not-deployed.service' in insts['gone']['reason']
+    assert tel['numa']['available'] == os.path.exists('/sys/devices/system/node/node0/numastat')
+    if rapl_counters():
+        assert tel['energy']['joules'] > 0 and tel['joules_per_output_token'] > 0
+        assert tel['energy_cost_per_1m_output_tokens'] == pytest.approx(
+            tel['joules_per_output_token'] * 1e6 / 3.6e6 * 0.30, rel=1e-3)
+    else:
+        # no RAPL here (a VM): absent, with the reason, never estimated
+        assert tel['energy']['joules'] is None and tel['joules_per_output_token'] is None
+        assert tel['energy_cost_per_1m_output_tokens'] is None
+        assert any(why.startswith('RAPL: no /sys/class/powercap') for why in tel['energy']['absent']), tel['energy']
+    row = rows(fleet)['only']
+    assert row['telemetry']['instances'][0]['name'] == 'fake'
+    md = (tmp_path / 'report' / 'fleet.md').read_text()
+    assert '## Host telemetry during the gate' in md and 'fake: ' in md
+    page = (tmp_path / 'report' / 'localhost' / 'only.md').read_text()
+    assert '## Host telemetry during the gate' in page and '| fake |' in page
+    saved = json.loads((tmp_path / 'report' / 'localhost' / 'only.json').read_text())
+    assert saved['telemetry']['window'] == tel['window']
+    baseline = json.loads((tmp_path / 'report' / 'localhost' / 'host.latest.json').read_text())
+    assert baseline['telemetry']['instances'][0]['name'] == 'fake'
+    assert not glob.glob('/tmp/inferops-vllm-telemetry-*.stop')     # the stop file was consumed
+
+
+def test_host_telemetry_in_check_mode_and_turned_off(servers, tmp_path, collections_dir):
+    a, _b = servers
+    rc, out, fleet = play(tmp_path, collections_dir, {'validate_targets': [{'name': 'only', 'url': a.url}]},
+                          check=True)
+    assert rc == 0, out
+    assert fleet is None     # check mode writes no report; the report shown says why nothing was sampled
+    assert 'check mode: the sensors were read, nothing was sampled' in out
+    rc, out, fleet = play(tmp_path, collections_dir, {'validate_targets': [{'name': 'only', 'url': a.url}],
+                                                      'validate_telemetry': False})
+    assert rc == 0, out
+    result = [x for x in fleet['results'] if x['target'] == 'only'][0]['result']
+    assert 'telemetry' not in result and rows(fleet)['only']['telemetry'] is None
