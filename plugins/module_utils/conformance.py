@@ -335,6 +335,8 @@ def check_instance(inst, pid, proc='/proc', threshold=95.0, host_nodes=None, uni
     results.append(_check_cpus(name, inst, pids, proc))
     results.append(_check_mems(name, inst, pid, reader, unit_policy))
     numa = [(p,) + reader.get(p, 'numa_maps', lambda d: parse_numa_maps(d.decode('utf-8', 'replace'))) for p in pids]
+    # a child that exited while we read is not unreadable: leave it out
+    numa = [entry for entry in numa if entry[1] is not None or not _gone(proc, entry[0])]
     results.append(_check_residency(name, inst, numa, threshold, host_nodes))
     results.append(_check_preloads(name, inst, pids, reader, root or '/'))
     results.append(_check_env(name, inst, pid, reader, secret_keys, required_env_keys))
@@ -342,6 +344,10 @@ def check_instance(inst, pid, proc='/proc', threshold=95.0, host_nodes=None, uni
     results.append(_check_omp(name, inst, pids, proc))
     results.append(_check_hugepages(name, inst, numa))
     return results
+
+
+def _gone(proc, pid):
+    return not os.path.isdir(os.path.join(proc, str(pid)))
 
 
 def _planned_cpus(inst):
@@ -364,6 +370,8 @@ def _check_cpus(name, inst, pids, proc):
         try:
             affinities = thread_affinities(proc, pid)
         except ProcReadError as exc:
+            if _gone(proc, pid):
+                continue  # a short-lived child (a compiler, a tokenizer worker) exited meanwhile
             return result(name, 'cpus', 'inconclusive', expected, '?', str(exc))
         for cpus in affinities.values():
             union.update(cpus)
@@ -442,18 +450,20 @@ def _check_preloads(name, inst, pids, reader, root):
     for pid in pids:
         mapped, why = reader.get(pid, 'maps', lambda d: parse_maps(d.decode('utf-8', 'replace')))
         if mapped is None:
-            unreadable.append(why)
+            if not _gone(reader.proc, pid):
+                unreadable.append(why)
             continue
         checked += 1
         for lib in planned:
             names = set([lib, resolve_in_root(root, lib)])
             if not names & mapped and lib not in missing:
                 missing.append(lib)
-    if not checked:
-        return result(name, 'preloads', 'inconclusive', expected, '?', unreadable[0])
     if missing:
         return result(name, 'preloads', 'drift', expected, 'not mapped: %s' % ':'.join(missing),
                       'in %d process%s' % (checked, '' if checked == 1 else 'es'))
+    if unreadable or not checked:
+        return result(name, 'preloads', 'inconclusive', expected, '?',
+                      unreadable[0] if unreadable else 'every process exited while it was read')
     return result(name, 'preloads', 'ok', expected, 'all mapped in %d process%s' % (checked, '' if checked == 1 else 'es'))
 
 
