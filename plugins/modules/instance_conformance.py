@@ -128,7 +128,8 @@ EXAMPLES = r'''
 
 RETURN = r'''
 lines:
-  description: One line per check and instance, C(<instance> <check>: expected X, found Y), or C(skipped)/C(inconclusive) with why.
+  description:
+    - One line per check and instance, C(<instance> <check>: expected X, found Y), or C(skipped)/C(inconclusive) with why.
   returned: always
   type: list
   elements: str
