@@ -317,7 +317,7 @@ def main():
                 pid = 0
             state = 'unit %s LoadState=%s ActiveState=%s SubState=%s' % (
                 unit, props.get('LoadState', '?'), props.get('ActiveState', '?'), props.get('SubState', '?'))
-            if props.get('NUMAPolicy') and props.get('NUMAPolicy') != 'default':
+            if props.get('NUMAPolicy', '') not in ('', 'default', 'n/a'):
                 policy = {'NUMAPolicy': props.get('NUMAPolicy'), 'NUMAMask': props.get('NUMAMask', '')}
         pids[name] = pid
         if not pid:
