@@ -434,8 +434,8 @@ def _check_residency(name, inst, numa, threshold, host_nodes):
     for _pid, data, _why in numa:
         for node, size in data['nodes'].items():
             per_node[node] = per_node.get(node, 0) + size
-    found = '%.1f%% of %s MiB (%s)' % (share, _num(total / 1048576.0),
-                                       ', '.join('N%d %s MiB' % (n, _num(per_node[n] / 1048576.0)) for n in sorted(per_node)))
+    found = '%.1f%% of %.1f MiB (%s)' % (share, total / 1048576.0,
+                                         ', '.join('N%d %.1f MiB' % (n, per_node[n] / 1048576.0) for n in sorted(per_node)))
     return result(name, 'numa_residency', 'ok' if share + 1e-9 >= threshold else 'drift', expected, found)
 
 
@@ -569,7 +569,7 @@ def _check_hugepages(name, inst, numa):
     if unreadable:
         return result(name, 'hugepages', 'inconclusive', 'hugepages in use', '?', unreadable[0])
     huge = sum(data['huge_bytes'] for _pid, data, _why in numa)
-    found = '%s MiB of hugetlb pages' % _num(huge / 1048576.0)
+    found = '%s MiB of hugetlb pages' % _num(huge / 1048576.0)  # 0 MiB, 2048 MiB
     return result(name, 'hugepages', 'ok' if huge else 'drift', 'hugepages in use', found)
 
 
