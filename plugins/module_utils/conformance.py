@@ -28,7 +28,8 @@ CHECKS = ('running', 'cpus', 'mems', 'numa_residency', 'preloads', 'env', 'cmdli
 DEFAULT_SECRET_KEYS = ('VLLM_API_KEY', 'HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN')
 # VLLM_CPU_OMP_THREADS_BIND values that leave the cores to vLLM: nothing planned to compare with.
 UNPLANNED_BINDS = ('', 'auto', 'all', 'nobind')
-SECRET_SHOWN = '<secret, set>'
+# command-line flags whose values are never shown (vLLM refuses --api-key in the plan; a drift may add it)
+SECRET_FLAG_WORDS = ('key', 'token', 'secret', 'password')
 
 
 class ProcReadError(Exception):
@@ -495,6 +496,17 @@ def _check_env(name, inst, pid, reader, secret_keys, required_env_keys):
     return result(name, 'env', 'ok', expected + ' as planned', '%d as planned' % len(wanted))
 
 
+def _secret_flag(flag):
+    return any(word in flag.lower() for word in SECRET_FLAG_WORDS)
+
+
+def _shown(flag, value):
+    """A flag's value as a line may show it: never the value of a key, token or password flag."""
+    if value is None:
+        return '(no value)'
+    return '<hidden>' if _secret_flag(flag) else value
+
+
 def _check_cmdline(name, inst, pid, reader):
     argv = inst.get('argv') or inst.get('args')
     if not argv:
@@ -512,10 +524,9 @@ def _check_cmdline(name, inst, pid, reader):
         if flag not in found:
             wrong.append('%s missing' % flag)
         elif found[flag] != planned[flag]:
-            wrong.append('%s %s (planned %s)' % (flag, found[flag] if found[flag] is not None else '(no value)',
-                                                  planned[flag] if planned[flag] is not None else '(no value)'))
+            wrong.append('%s %s (planned %s)' % (flag, _shown(flag, found[flag]), _shown(flag, planned[flag])))
     for flag in sorted(set(found) - set(planned)):
-        wrong.append('%s%s not planned' % (flag, '' if found[flag] is None else ' ' + found[flag]))
+        wrong.append('%s%s not planned' % (flag, '' if found[flag] is None else ' ' + _shown(flag, found[flag])))
     if wrong:
         return result(name, 'cmdline', 'drift', expected + ' as planned', '; '.join(wrong))
     return result(name, 'cmdline', 'ok', expected + ' as planned', '%d as planned' % len(planned))

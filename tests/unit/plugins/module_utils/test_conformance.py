@@ -188,6 +188,15 @@ def test_unknown_unit_or_container_is_reported_not_checked():
         'vllm-x.service planned: expected one of vllm-a, vllm-b, found not in the plan (not checked and not touched)')
 
 
+def test_secret_flag_values_are_never_shown(tmp_path):
+    tree = str(tmp_path / 'proc')
+    shutil.copytree(proc('vllm_2node_ok'), tree)
+    with open(os.path.join(tree, '100', 'cmdline'), 'ab') as handle:
+        handle.write(b'--api-key\0leaked-key-value\0')
+    line = by_check(c.check_instance(PLANNED, 100, proc=tree, host_nodes=[0, 1]))['cmdline']['line']
+    assert line == 'vllm-node0 cmdline: expected 5 flags as planned, found --api-key <hidden> not planned'
+
+
 @pytest.mark.parametrize('argv,flags', [
     (['serve', 'm', '--port', '8100', '--enforce-eager', '--dtype=bfloat16'],
      {'--port': '8100', '--enforce-eager': None, '--dtype': 'bfloat16'}),
