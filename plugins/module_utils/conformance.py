@@ -20,6 +20,7 @@ __metaclass__ = type
 
 import errno
 import os
+import re
 
 from ansible_collections.inferops.vllm.plugins.module_utils.topology import format_cpulist, parse_cpulist
 
@@ -29,7 +30,8 @@ DEFAULT_SECRET_KEYS = ('VLLM_API_KEY', 'HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN')
 # VLLM_CPU_OMP_THREADS_BIND values that leave the cores to vLLM: nothing planned to compare with.
 UNPLANNED_BINDS = ('', 'auto', 'all', 'nobind')
 # command-line flags whose values are never shown (vLLM refuses --api-key in the plan; a drift may add it)
-SECRET_FLAG_WORDS = ('key', 'token', 'secret', 'password')
+# (--api-key, --hf-token; not --max-num-batched-tokens)
+SECRET_FLAG_RE = re.compile(r'(^--|-)(key|token|secret|password)$')
 
 
 class ProcReadError(Exception):
@@ -497,7 +499,7 @@ def _check_env(name, inst, pid, reader, secret_keys, required_env_keys):
 
 
 def _secret_flag(flag):
-    return any(word in flag.lower() for word in SECRET_FLAG_WORDS)
+    return bool(SECRET_FLAG_RE.search(flag.lower()))
 
 
 def _shown(flag, value):
