@@ -562,8 +562,8 @@ def _check_omp(name, inst, pids, proc):
         return result(name, 'omp_threads', 'drift', expected, 'no thread bound to a single core')
     missing = sorted(set(bind) - set(bound))
     stray = sorted(set(bound) - set(bind))
-    found = '%d thread%s bound to %s' % (sum(bound.values()), '' if sum(bound.values()) == 1 else 's',
-                                          format_cpulist(sorted(bound)))
+    threads = sum(bound.values())
+    found = '%d thread%s bound to %s' % (threads, '' if threads == 1 else 's', format_cpulist(sorted(bound)))
     notes = []
     if missing:
         notes.append('none on %s' % format_cpulist(missing))

@@ -129,7 +129,7 @@ EXAMPLES = r'''
 RETURN = r'''
 lines:
   description:
-    - One line per check and instance, C(<instance> <check>: expected X, found Y), or C(skipped)/C(inconclusive) with why.
+    - "One line per check and instance, C(<instance> <check>: expected X, found Y), or C(skipped)/C(inconclusive) with why."
   returned: always
   type: list
   elements: str
