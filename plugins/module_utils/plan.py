@@ -56,6 +56,8 @@ DEFAULTS = {
     'base_port': 8100,
     'front_port': 8000,
     'name_prefix': 'vllm',
+    'tcmalloc_path': None,
+    'intel_openmp_path': None,
     'preload_libraries': [],
     'onednn_fpmath_mode': None,
     'hugepages_2m_per_node': 0,
@@ -169,11 +171,21 @@ def _normalize_options(options):
     if isinstance(libs, str) or not isinstance(libs, (list, tuple)):
         raise PlanError('preload_libraries must be a list of absolute library paths')
     for lib in libs:
-        if not isinstance(lib, str) or not lib.startswith('/') or ':' in lib or any(c.isspace() for c in lib):
-            raise PlanError('preload_libraries entry %r must be an absolute path without ":" or whitespace '
-                            '(entries are joined into LD_PRELOAD)' % (lib,))
+        _library_path('preload_libraries entry', lib)
     opts['preload_libraries'] = list(libs)
+    for name in ('tcmalloc_path', 'intel_openmp_path'):
+        # '' is how a playbook says "none" (an Ansible default cannot be None)
+        if opts[name] == '':
+            opts[name] = None
+        if opts[name] is not None:
+            _library_path(name, opts[name])
     return opts
+
+
+def _library_path(what, lib):
+    if not isinstance(lib, str) or not lib.startswith('/') or ':' in lib or any(c.isspace() for c in lib):
+        raise PlanError('%s %r must be an absolute path without ":" or whitespace '
+                        '(entries are joined into LD_PRELOAD)' % (what, lib))
 
 
 def _choice(opts, name, choices):
@@ -581,10 +593,49 @@ class _Planner(object):
                      'hugepages_2m_per_node=0 leaves the pools as they are.'
                      % ', '.join('node %d: %s GiB' % (n, _fmt(gib)) for n, gib in held))
 
+    def preloads(self):
+        """The LD_PRELOAD list, decided once: tcmalloc, then the runtime's Intel OpenMP, then the extras."""
+        opts = self.opts
+        cpu = opts['accelerator'] == 'cpu'
+        chosen = []
+        if cpu:
+            chosen = [p for p in (opts['tcmalloc_path'], opts['intel_openmp_path']) if p]
+        for lib in opts['preload_libraries']:
+            if lib not in chosen:
+                chosen.append(lib)
+        return chosen
+
+    def describe_preloads(self):
+        opts = self.opts
+        libs = self.preloads()
+        if opts['accelerator'] != 'cpu' and (opts['tcmalloc_path'] or opts['intel_openmp_path']):
+            self.say('tcmalloc_path and intel_openmp_path are CPU settings: not preloaded on accelerator=%s.'
+                     % opts['accelerator'])
+        if not libs:
+            if opts['accelerator'] == 'cpu':
+                self.say('No LD_PRELOAD: tcmalloc_path, intel_openmp_path and preload_libraries are unset, so vLLM '
+                         'runs with glibc malloc and torch\'s GNU OpenMP.')
+            return
+        parts = []
+        if opts['accelerator'] == 'cpu' and opts['tcmalloc_path']:
+            parts.append('tcmalloc first (%s: fewer allocator locks and less fragmentation under many threads)'
+                         % opts['tcmalloc_path'])
+        if opts['accelerator'] == 'cpu' and opts['intel_openmp_path']:
+            parts.append('then the Intel OpenMP of the installed vLLM runtime (%s: vLLM binds its threads per '
+                         'VLLM_CPU_OMP_THREADS_BIND, and sets OMP_*/KMP_* itself when it is loaded)'
+                         % opts['intel_openmp_path'])
+        extras = [lib for lib in opts['preload_libraries'] if lib not in (opts['tcmalloc_path'], opts['intel_openmp_path'])]
+        if extras:
+            parts.append('then preload_libraries %s' % ':'.join(extras))
+        self.say('LD_PRELOAD=%s: %s. The plan\'s environment is its one owner (the tuning role\'s environment '
+                 'file sets no LD_PRELOAD); every path must exist where the instance runs, which the server '
+                 'role checks before it starts anything.' % (':'.join(libs), ', '.join(parts)))
+
     def base_env(self):
         env = {}
-        if self.opts['preload_libraries']:
-            env['LD_PRELOAD'] = ':'.join(self.opts['preload_libraries'])
+        libs = self.preloads()
+        if libs:
+            env['LD_PRELOAD'] = ':'.join(libs)
         return env
 
     # ---- CPU
@@ -1207,6 +1258,7 @@ class _Planner(object):
             instances = self.plan_cpu(dtype)
         else:
             instances = self.plan_nvidia(dtype)
+        self.describe_preloads()
         host = self.host(instances)
         return {
             'accelerator': opts['accelerator'],

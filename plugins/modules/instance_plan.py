@@ -161,9 +161,24 @@ options:
         C(_) and C(-).
     type: str
     default: vllm
+  tcmalloc_path:
+    description:
+      - Absolute path of tcmalloc where the instances run (the C(xeon_tuning) role installs it; RHEL
+        C(/usr/lib64/libtcmalloc_minimal.so.4), Debian C(/usr/lib/<arch>-linux-gnu/libtcmalloc_minimal.so.4)).
+        Preloaded first. CPU only. Empty or unset preloads no tcmalloc.
+      - The plan's C(env.LD_PRELOAD) is the one owner of C(LD_PRELOAD); the server role refuses a path that does
+        not exist on the host before it starts anything.
+    type: str
+  intel_openmp_path:
+    description:
+      - Absolute path of the Intel OpenMP library (C(libiomp5.so)) of the vLLM runtime the instances run, for
+        example C(<server_current_link>/lib/libiomp5.so) of the venv, or its path inside the image. Preloaded after
+        tcmalloc. CPU only. Empty or unset preloads none (vLLM then runs on torch's GNU OpenMP).
+    type: str
   preload_libraries:
     description:
-      - Absolute paths of libraries for C(LD_PRELOAD), in this order (tcmalloc first, then Intel OpenMP C(libiomp5.so)).
+      - More absolute library paths for C(LD_PRELOAD), after O(tcmalloc_path) and O(intel_openmp_path) (duplicates
+        of those are dropped).
     type: list
     elements: path
     default: []
@@ -226,9 +241,8 @@ EXAMPLES = r'''
     model_name: llama-3.1-8b-instruct
     model_path: /srv/models/Llama-3.1-8B-Instruct
     max_model_len: 8192
-    preload_libraries:
-      - /usr/lib64/libtcmalloc_minimal.so.4
-      - /opt/vllm/venv/lib/libiomp5.so
+    tcmalloc_path: /usr/lib64/libtcmalloc_minimal.so.4
+    intel_openmp_path: /opt/inferops-vllm/current/lib/libiomp5.so
   register: plan
 
 - name: Show why
@@ -491,8 +505,9 @@ plan:
         env:
           description:
             - Environment of the instance. CPU - C(VLLM_CPU_KVCACHE_SPACE), C(VLLM_CPU_OMP_THREADS_BIND), C(LD_PRELOAD)
-              (when O(preload_libraries)), C(ONEDNN_DEFAULT_FPMATH_MODE) (when set). NVIDIA - C(CUDA_DEVICE_ORDER),
-              C(CUDA_VISIBLE_DEVICES), C(LD_PRELOAD). C(OMP_*)/C(KMP_*) are never set (vLLM sets them).
+              (O(tcmalloc_path), then O(intel_openmp_path), then O(preload_libraries)), C(ONEDNN_DEFAULT_FPMATH_MODE)
+              (when set). NVIDIA - C(CUDA_DEVICE_ORDER), C(CUDA_VISIBLE_DEVICES), C(LD_PRELOAD) (O(preload_libraries)
+              only). C(OMP_*)/C(KMP_*) are never set (vLLM sets them).
           type: dict
           returned: always
           sample: {VLLM_CPU_KVCACHE_SPACE: "227", VLLM_CPU_OMP_THREADS_BIND: "1-55"}
@@ -608,6 +623,8 @@ ARGUMENT_SPEC = dict(
     base_port=dict(type='int', default=8100),
     front_port=dict(type='int', default=8000),
     name_prefix=dict(type='str', default='vllm'),
+    tcmalloc_path=dict(type='str'),
+    intel_openmp_path=dict(type='str'),
     preload_libraries=dict(type='list', elements='path', default=[]),
     onednn_fpmath_mode=dict(type='str', choices=['STRICT', 'BF16', 'ANY']),
     hugepages_2m_per_node=dict(type='int', default=0),

@@ -571,6 +571,8 @@ BAD = [
     ('bad name prefix', 'spr_2s_112c', dict(LLAMA8, name_prefix='My vLLM'), ['name_prefix=']),
     ('relative preload library', 'spr_2s_112c', dict(LLAMA8, preload_libraries=['libiomp5.so']), ['preload_libraries']),
     ('preload libraries not a list', 'spr_2s_112c', dict(LLAMA8, preload_libraries='/a.so'), ['preload_libraries']),
+    ('relative tcmalloc path', 'spr_2s_112c', dict(LLAMA8, tcmalloc_path='libtcmalloc.so'), ['tcmalloc_path']),
+    ('intel openmp path with a colon', 'spr_2s_112c', dict(LLAMA8, intel_openmp_path='/a.so:/b.so'), ['intel_openmp_path']),
     ('unknown option', 'spr_2s_112c', dict(LLAMA8, tp=2), ['unknown option', 'tp']),
     ('weights as string', 'spr_2s_112c', dict(LLAMA8, model_weights_gib='15'), ['model_weights_gib=']),
     ('boolean max_model_len', 'spr_2s_112c', dict(LLAMA8, max_model_len=True), ['max_model_len=']),
@@ -613,6 +615,40 @@ def test_node_with_memory_outside_cpuset_mems_is_skipped():
     assert plan['host']['inference_cpulist'] == '3'
     assert plan['host']['housekeeping_cpulist'] == '0-2,4-7'
     assert any('outside the cgroup cpuset.mems' in line for line in plan['explain'])
+
+
+TCMALLOC = '/usr/lib64/libtcmalloc_minimal.so.4'
+IOMP = '/opt/inferops-vllm/current/lib/libiomp5.so'
+
+
+def test_preloads_tcmalloc_then_intel_openmp_then_extras_with_reason():
+    plan = plan_for('spr_2s_112c', LLAMA8, tcmalloc_path=TCMALLOC, intel_openmp_path=IOMP,
+                    preload_libraries=['/opt/extra/libfoo.so', TCMALLOC])
+    assert [i['env']['LD_PRELOAD'] for i in plan['instances']] == [TCMALLOC + ':' + IOMP + ':/opt/extra/libfoo.so'] * 2
+    line = [e for e in plan['explain'] if e.startswith('LD_PRELOAD=')]
+    assert len(line) == 1
+    assert line[0].startswith('LD_PRELOAD=%s:%s:/opt/extra/libfoo.so: tcmalloc first (%s: ' % (TCMALLOC, IOMP, TCMALLOC))
+    assert 'then the Intel OpenMP of the installed vLLM runtime (%s: ' % IOMP in line[0]
+    assert 'then preload_libraries /opt/extra/libfoo.so' in line[0]
+    assert 'one owner' in line[0]
+
+
+def test_empty_preload_paths_mean_none_and_are_said():
+    plan = plan_for('spr_2s_112c', LLAMA8, tcmalloc_path='', intel_openmp_path='')
+    assert all('LD_PRELOAD' not in i['env'] for i in plan['instances'])
+    assert any(e.startswith('No LD_PRELOAD: tcmalloc_path, intel_openmp_path and preload_libraries are unset')
+               for e in plan['explain'])
+
+
+def test_intel_openmp_alone_without_tcmalloc():
+    plan = plan_for('spr_2s_112c', LLAMA8, intel_openmp_path=IOMP)
+    assert plan['instances'][0]['env']['LD_PRELOAD'] == IOMP
+
+
+def test_nvidia_ignores_the_cpu_preloads_and_says_so():
+    plan = plan_for('gpu_4x_2node', LLAMA8, accelerator='nvidia', tcmalloc_path=TCMALLOC, intel_openmp_path=IOMP)
+    assert all('LD_PRELOAD' not in i['env'] for i in plan['instances'])
+    assert any(e.startswith('tcmalloc_path and intel_openmp_path are CPU settings') for e in plan['explain'])
 
 
 def test_plan_does_not_modify_inputs():
