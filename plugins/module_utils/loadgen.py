@@ -139,6 +139,13 @@ def derived_cap(rate, e2e_s):
     return int(max(CAP_MIN, min(CAP_MAX, math.ceil(float(rate) * e2e_s * CAP_HEADROOM))))
 
 
+def _unit_s(gate, e2e_s):
+    """How long one unit of an open loop stays in flight: a request, or with a profile a whole session."""
+    if gate.driver is None or not e2e_s:
+        return e2e_s
+    return gate.driver.session_s(e2e_s)
+
+
 def _r(v, digits=3):
     return None if v is None else round(v, digits)
 
@@ -266,7 +273,7 @@ async def _measured_trial(gate, tally, e2e_ref):
     rec = Recorder(tally)
     cap = o['concurrency']
     if o['mode'] == 'open' and cap is None:
-        cap = derived_cap(o['rate'], e2e_ref)
+        cap = derived_cap(o['rate'], _unit_s(gate, e2e_ref))
     phase = Phase(rec, gate.sender(rec), cap, o['num_requests'], o['duration_s'], o['mode'], o['rate'],
                   o['arrival'], o['burstiness'], gate.rng, grace_s=min(gate.timeout, float(o['duration_s'] or 60)))
     stats = await phase.run(monitor=True)
@@ -348,7 +355,7 @@ async def _capacity_trial(gate, result, tally, e2e_ref, trial):
             ended = 'budget'
             break
         rec = Recorder(tally)
-        cap = o['concurrency'] or derived_cap(rate, e2e_ref)
+        cap = o['concurrency'] or derived_cap(rate, _unit_s(gate, e2e_ref))
         phase = Phase(rec, gate.sender(rec), cap, None, seconds, 'open', rate, o['arrival'], o['burstiness'],
                       gate.rng, trim_s=STEP_TRIM * seconds, grace_s=min(gate.timeout, seconds))
         stats = await phase.run(monitor=True)

@@ -128,6 +128,11 @@ class ProfileDriver(object):
         self.mean_turns = (profile['turns']['min'] + profile['turns']['max']) / 2.0
         self._prefixes = {}
 
+    def session_s(self, e2e_s):
+        """How long the longest session lasts when each turn takes ``e2e_s`` (sizes an open loop's in-flight cap)."""
+        turns = self.p['turns']['max']
+        return turns * e2e_s + (turns - 1) * self.p['think_time_s']['max']
+
     def _request_bytes(self, pool_i, req, body):
         key = (pool_i, req['path'])
         if key not in self._prefixes:

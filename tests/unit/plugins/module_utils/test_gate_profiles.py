@@ -220,3 +220,17 @@ def test_invalid_profile_is_refused_before_any_request(fake):
         run_gate(base(fake, small('bad', turns=0), num_requests=1))
     assert 'turns' in exc.value.message
     assert fake.stats()['requests'] == before
+
+
+def test_open_loop_cap_covers_whole_sessions():
+    # the in-flight cap an open loop derives must hold sessions (turns plus think time), not single requests
+    from ansible_collections.inferops.vllm.plugins.module_utils.loadgen import _unit_s, derived_cap
+    from ansible_collections.inferops.vllm.plugins.module_utils.profilework import ProfileDriver
+
+    class G(object):
+        driver = None
+    gate = G()
+    assert _unit_s(gate, 0.5) == 0.5
+    gate.driver = ProfileDriver(gate, P.load_builtin('agentic', BUILTIN_DIR))
+    assert _unit_s(gate, 0.5) == pytest.approx(8 * 0.5 + 7 * 2.0)      # 8 turns, 2 s think time at most
+    assert derived_cap(10, _unit_s(gate, 0.5)) == 720 and derived_cap(10, 0.5) == 20
