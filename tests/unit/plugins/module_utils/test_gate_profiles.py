@@ -234,3 +234,12 @@ def test_open_loop_cap_covers_whole_sessions():
     gate.driver = ProfileDriver(gate, P.load_builtin('agentic', BUILTIN_DIR))
     assert _unit_s(gate, 0.5) == pytest.approx(8 * 0.5 + 7 * 2.0)      # 8 turns, 2 s think time at most
     assert derived_cap(10, _unit_s(gate, 0.5)) == 720 and derived_cap(10, 0.5) == 20
+
+
+def test_markdown_report_has_the_profile_section(fake):
+    from ansible_collections.inferops.vllm.plugins.module_utils.gate_report import markdown
+    fake.configure(invalid_output_rate=1.0)
+    prof = small('tools', tools=TOOLS, tool_choice='required', output_tokens=TOOL_OUT)
+    text = markdown(run_gate(base(fake, prof, num_requests=3, warmup_requests=0)))
+    assert '## Workload profile `tools`' in text and 'valid rate 0.0000, invalid_output 3' in text
+    assert '| first turns | 0 |' in text     # TTFT of completed (valid) answers only
