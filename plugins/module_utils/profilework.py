@@ -126,6 +126,9 @@ class ProfileDriver(object):
         self.tokens_per_word = 1.0
         self.max_output = LengthDist(profile['output_tokens'], checked=True).max_value
         self.mean_turns = (profile['turns']['min'] + profile['turns']['max']) / 2.0
+        # the answer is read only where it is checked or carried into a later turn; otherwise the
+        # stream goes through SSEStream's fast path, as without a profile
+        self.keep_answer = self.expects != 'text' or (self.chat and profile['turns']['max'] > 1)
         self._prefixes = {}
 
     def session_s(self, e2e_s):
@@ -177,7 +180,12 @@ class ProfileDriver(object):
         gate = self.gate
         stream = gate.o['stream']
         data = self._request_bytes(pool_i, req, body)
-        sink = AnswerStream(self.chat) if stream else None
+        if not stream:
+            sink = None
+        elif self.keep_answer:
+            sink = AnswerStream(self.chat)
+        else:
+            sink = SSEStream()
         try:
             resp = await gate.pools[pool_i].request(data, sink, gate.timeout)
             record_response(rec, record, resp, sink, _perf(), ctx,
@@ -198,6 +206,8 @@ class ProfileDriver(object):
             rec.fail(record, 'client_error', 'unexpected client error: %r' % (exc,))
             return None
         if record.error is not None:
+            return None
+        if not self.keep_answer:
             return None
         answer = sink.answer() if sink is not None else body_answer(resp.body, self.chat)
         ok, why = profiles.check_answer(self.p, answer)

@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import json
 import os
 import sys
 
@@ -243,3 +244,46 @@ def test_markdown_report_has_the_profile_section(fake):
     text = markdown(run_gate(base(fake, prof, num_requests=3, warmup_requests=0)))
     assert '## Workload profile `tools`' in text and 'valid rate 0.0000, invalid_output 3' in text
     assert '| first turns | 0 |' in text     # TTFT of completed (valid) answers only
+
+
+def _chat_chunk(delta, ct, pt=9):
+    obj = {'id': 'c', 'object': 'chat.completion.chunk', 'model': 'm',
+           'choices': [{'index': 0, 'delta': delta, 'finish_reason': None}],
+           'usage': {'prompt_tokens': pt, 'total_tokens': pt + ct, 'completion_tokens': ct}}
+    return b'data: ' + json.dumps(obj, separators=(',', ':')).encode() + b'\n\n'
+
+
+def test_answer_stream_keeps_tool_calls_and_text_with_the_same_token_times():
+    from ansible_collections.inferops.vllm.plugins.module_utils.profilework import AnswerStream
+    from ansible_collections.inferops.vllm.plugins.module_utils.sse import SSEStream
+    # vLLM streams a tool call as id/type/name first, then argument fragments; continuous usage on every chunk
+    events = [_chat_chunk({'role': 'assistant', 'content': ''}, 0),
+              _chat_chunk({'tool_calls': [{'index': 0, 'id': 'call-1', 'type': 'function',
+                                           'function': {'name': 'get_ticket', 'arguments': ''}}]}, 1),
+              _chat_chunk({'tool_calls': [{'index': 0, 'function': {'arguments': '{"ticket'}}]}, 2),
+              _chat_chunk({'tool_calls': [{'index': 0, 'function': {'arguments': '_id": 7}'}}]}, 3),
+              _chat_chunk({'content': 'done'}, 4), b'data: [DONE]\n\n']
+    plain, kept = SSEStream(), AnswerStream(chat=True)
+    for i, ev in enumerate(events):
+        plain.feed(ev, float(i))
+        kept.feed(ev, float(i))
+    assert kept.finish() == plain.finish()
+    assert plain.continuous and not kept.continuous     # the plain stream took the regex fast path
+    ans = kept.answer()
+    assert ans['content'] == 'done'
+    assert ans['tool_calls'] == [{'id': 'call-1', 'type': 'function',
+                                  'function': {'name': 'get_ticket', 'arguments': '{"ticket_id": 7}'}}]
+    assert P.check_tool_call(ans, ['get_ticket']) == (True, None)
+    comp = AnswerStream(chat=False)
+    comp.feed(b'data: {"choices":[{"index":0,"text":"{\\"a\\": 1}"}],"usage":{"completion_tokens":3}}\n\n', 1.0)
+    assert comp.answer() == '{"a": 1}'
+
+
+def test_answers_are_read_only_where_needed():
+    from ansible_collections.inferops.vllm.plugins.module_utils.profilework import ProfileDriver
+    keep = dict((name, ProfileDriver(None, P.load_builtin(name, BUILTIN_DIR)).keep_answer)
+                for name in ('agentic', 'batch', 'chat', 'long_generation', 'rag', 'summarization'))
+    # checked (agentic: tool calls, batch: JSON documents) or carried into a later turn (chat, 1-2 turns): read;
+    # single-turn text: the fast path
+    assert keep == {'agentic': True, 'batch': True, 'chat': True, 'long_generation': False, 'rag': False,
+                    'summarization': False}
