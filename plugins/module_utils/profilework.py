@@ -213,10 +213,10 @@ class ProfileDriver(object):
         ok, why = profiles.check_answer(self.p, answer)
         if not ok:
             # the server finished it (its tokens stay counted for the cross-check), but the answer is unusable
-            rec.fail(record, INVALID, 'profile %r expects a %s: %s (session %s, turn %d); a tool profile needs a '
-                     'server started with --enable-auto-tool-choice --tool-call-parser, structured output a '
-                     'guided-decoding backend' % (self.p['name'], self.expects.replace('_', ' '), why, key,
-                                                   record.turn), 0, may_generate=False)
+            msg = ('profile %r expects a %s: %s (session %s, turn %d); a tool profile needs a server started with '
+                   '--enable-auto-tool-choice --tool-call-parser, structured output a guided-decoding backend'
+                   % (self.p['name'], self.expects.replace('_', ' '), why, key, record.turn))
+            rec.fail(record, INVALID, msg, 0, may_generate=False)
             return None
         return answer
 
