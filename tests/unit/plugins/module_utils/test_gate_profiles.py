@@ -287,3 +287,16 @@ def test_answers_are_read_only_where_needed():
     # single-turn text: the fast path
     assert keep == {'agentic': True, 'batch': True, 'chat': True, 'long_generation': False, 'rag': False,
                     'summarization': False}
+
+
+def test_capacity_search_over_multi_turn_sessions(fake):
+    prof = agentic(slos={'max_ttft_p95_ms': 400})
+    res = run_gate(base(fake, prof, mode='capacity', concurrency=None, capacity_step_s=1.5, capacity_budget_s=40,
+                        capacity_max_rate=20, warmup_requests=2))
+    cap = res['capacity']
+    assert cap['rate_unit'] == 'sessions_per_s' and cap['probe'] is not None
+    assert cap['steps'][0]['rate'] == pytest.approx(min(20.0, cap['probe']['requests_per_s']), rel=1e-3)
+    assert cap['requests_per_s'] is not None, res['msg']
+    # the rate searched is sessions per second: each brings 3-4 requests
+    assert res['throughput']['requests_per_s'] > 2 * cap['requests_per_s'], (res['throughput'], cap)
+    assert res['profile']['ttft_ms']['later_turns']['count'] > 0
