@@ -633,12 +633,12 @@ def _warn(gate, result, figs, cross):
             break
     if cross.get('available'):
         hit = cross['server'].get('prefix_cache_hit_rate')
-        if hit is not None and hit > 0.5 and not (gate.driver is not None and o_prefix(gate)):
+        if hit is not None and hit > 0.5 and not (gate.driver is not None and _shares_prefix(gate)):
             gate.warnings.append('the server served %.0f%% of prompt tokens from its prefix cache: TTFT is lower '
                                  'than for fresh prompts (a fixed seed repeats prompts across runs)' % (100 * hit))
 
 
-def o_prefix(gate):
+def _shares_prefix(gate):
     """Whether the profile shares a prefix on purpose (a high prefix-cache hit rate is then expected)."""
     return bool(gate.o['profile']['shared_prefix']['tokens'])
 
