@@ -410,14 +410,15 @@ def bench_command(srv, a, seed, result_dir, rate=None, num=None):
         body = ['--extra-body', json.dumps(dict(GATE_BODY, min_tokens=a.output_tokens))]
     load = (['--request-rate', str(rate), '--burstiness', '1.0'] if rate
             else ['--max-concurrency', str(a.concurrency)])
-    return [os.path.join(a.vllm_venv, 'bin', 'python'), '-c', BOOTSTRAP, 'bench', 'serve',
-            '--backend', 'vllm', '--base-url', srv.url, '--model', srv.served_name, '--tokenizer', a.model_dir,
-            '--dataset-name', 'random', '--random-input-len', str(a.prompt_tokens),
-            '--random-output-len', str(a.output_tokens), '--num-prompts', str(num or a.num_requests)] + load + [
-            '--ignore-eos', '--num-warmups', str(a.warmup)] + body + [
-            '--seed', str(seed), '--disable-tqdm', '--save-result', '--save-detailed',
+    cmd = [os.path.join(a.vllm_venv, 'bin', 'python'), '-c', BOOTSTRAP, 'bench', 'serve',
+           '--backend', 'vllm', '--base-url', srv.url, '--model', srv.served_name, '--tokenizer', a.model_dir,
+           '--dataset-name', 'random', '--random-input-len', str(a.prompt_tokens),
+           '--random-output-len', str(a.output_tokens), '--num-prompts', str(num or a.num_requests)]
+    cmd += load + ['--ignore-eos', '--num-warmups', str(a.warmup)] + body
+    cmd += ['--seed', str(seed), '--disable-tqdm', '--save-result', '--save-detailed',
             '--percentile-metrics', 'ttft,tpot,itl,e2el', '--metric-percentiles', '50,95',
             '--result-dir', result_dir, '--result-filename', 'result.json']
+    return cmd
 
 
 def run_bench_round(srv, a, seed, workdir, rate=None):

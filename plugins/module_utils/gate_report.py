@@ -156,6 +156,7 @@ def markdown(result):
                      'in an open loop); TPOT = (E2E - TTFT) / (tokens - 1) per request; ITL = every gap between tokens '
                      'of every request, pooled.')
         lines.append('')
+    lines.extend(_profile_lines(result.get('profile')))
     lines.extend(_schedule_lines(result.get('schedule')))
     lines.extend(_capacity_lines(result.get('capacity')))
     cc = result.get('cross_check')
@@ -251,6 +252,28 @@ def _telemetry_lines(tel):
     return lines
 
 
+def _profile_lines(prof):
+    """The workload profile's part: answer checks and TTFT of first against later turns."""
+    if not prof:
+        return []
+    lines = ['## Workload profile `%s`' % prof.get('name'), '']
+    lines.append('- %s, api %s, answers expected: %s; rates count sessions per second' % (
+        prof.get('kind'), prof.get('api'), (prof.get('expects') or '').replace('_', ' ')))
+    if prof.get('answers_checked'):
+        lines.append('- answers checked %s, valid rate %s, invalid_output %s%s' % (
+            prof.get('answers_checked'), _num(prof.get('valid_rate'), 4), prof.get('invalid_output'),
+            (' (e.g. %s)' % prof['invalid_example']) if prof.get('invalid_example') else ''))
+    ttft = prof.get('ttft_ms') or {}
+    lines.append('')
+    lines.append('| TTFT (ms) | n | p50 | p95 |')
+    lines.append('|---|---:|---:|---:|')
+    for key, label in (('first_turns', 'first turns'), ('later_turns', 'later turns')):
+        t = ttft.get(key) or {}
+        lines.append('| %s | %s | %s | %s |' % (label, t.get('count') or 0, _num(t.get('p50')), _num(t.get('p95'))))
+    lines.append('')
+    return lines
+
+
 def _schedule_lines(sched):
     if not sched:
         return []
@@ -273,8 +296,8 @@ def _capacity_lines(cap):
     if cap.get('requests_per_s') is None:
         lines.append('No rate tried met every SLO (search ended: %s).' % cap.get('ended'))
     else:
-        lines.append('%s req/s, %s output tok/s, %s total tok/s; limited by %s; bracket %s; search ended: %s.' % (
-            _num(cap.get('requests_per_s'), 3), _num(cap.get('output_tokens_per_s')),
+        lines.append('%s %s, %s output tok/s, %s total tok/s; limited by %s; bracket %s; search ended: %s.' % (
+            _num(cap.get('requests_per_s'), 3), 'sessions/s' if cap.get('rate_unit') == 'sessions_per_s' else 'req/s', _num(cap.get('output_tokens_per_s')),
             _num(cap.get('total_tokens_per_s')), cap.get('limiting_slo') or '-', cap.get('bracket'), cap.get('ended')))
     lines.append('')
     lines.append('Latency and throughput against offered load:')

@@ -84,6 +84,7 @@ class Gate(object):
         self._prefixes = None
         self._body_head = None
         self._body_tail = None
+        self.driver = None          # a profilework.ProfileDriver when a workload profile is run
 
     @property
     def url(self):
@@ -135,6 +136,8 @@ class Gate(object):
     # -- one request -------------------------------------------------------------------------
     def sender(self, rec):
         """The coroutine a scheduler calls to perform request ``index`` into ``record``."""
+        if self.driver is not None:
+            return self.driver.sender(rec)     # a workload profile: one session per index
         pools = self.pools
         stream = self.o['stream']
         timeout = self.timeout

@@ -120,7 +120,8 @@ def schedule(o, stats, measured, needed):
     limit_ms = float(o['client_max_lag_ms'])
     late = [r.lateness for r in measured if r.lateness is not None]
     lat = loadstats.summarize(late)
-    sent = [r.sent for r in measured]
+    # arrivals only: later turns of a profile's sessions follow their answers, not the schedule
+    sent = [r.sent for r in measured if r.scheduled is not None]
     sched = [r.scheduled for r in measured if r.scheduled is not None]
     span = (max(sent) - min(sched)) if sent and sched else 0.0
     return {

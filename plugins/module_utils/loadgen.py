@@ -29,6 +29,9 @@ from ansible_collections.inferops.vllm.plugins.module_utils.gatefigures import c
 from ansible_collections.inferops.vllm.plugins.module_utils.httpclient import HttpError, fetch
 from ansible_collections.inferops.vllm.plugins.module_utils.loadrecord import Recorder, Tally
 from ansible_collections.inferops.vllm.plugins.module_utils.loadsched import Phase
+from ansible_collections.inferops.vllm.plugins.module_utils.profiles import ProfileError, check_fits, gate_arrival
+from ansible_collections.inferops.vllm.plugins.module_utils.profiles import validate as validate_profile
+from ansible_collections.inferops.vllm.plugins.module_utils.profilework import ProfileDriver
 
 __all__ = ['DEFAULTS', 'Gate', 'GateError', 'normalize', 'run_gate']
 
@@ -74,6 +77,7 @@ DEFAULTS = {
     'capacity_min_rate': None,
     'capacity_max_rate': None,
     'slos': None,
+    'profile': None,
 }
 for _slo in loadstats.SLOS:
     DEFAULTS[_slo.name] = None
@@ -100,6 +104,18 @@ def normalize(opts):
     """
     o = dict(DEFAULTS)
     o.update(dict((k, v) for k, v in opts.items() if v is not None or k not in DEFAULTS))
+    user_slos = bool(o.get('slos')) or any(o.get(slo.name) is not None for slo in loadstats.SLOS)
+    if o['profile'] is not None:
+        # the profile decides the API and the arrival process; its SLOs apply unless the user gave any
+        try:
+            o['profile'] = validate_profile(o['profile'])
+        except ProfileError as exc:
+            raise GateError('profile: %s' % exc)
+        o['api'] = o['profile']['api']
+        o.update(gate_arrival(o['profile']))
+        o['slos_from'] = 'user' if user_slos else 'profile'
+        if not user_slos:
+            o['slos'] = dict(o['profile']['slos'])
     thresholds = dict(loadstats.SLO_DEFAULTS)
     for slo in loadstats.SLOS:
         if o.get(slo.name) is not None:
@@ -123,6 +139,13 @@ def derived_cap(rate, e2e_s):
     return int(max(CAP_MIN, min(CAP_MAX, math.ceil(float(rate) * e2e_s * CAP_HEADROOM))))
 
 
+def _unit_s(gate, e2e_s):
+    """How long one unit of an open loop stays in flight: a request, or with a profile a whole session."""
+    if gate.driver is None or not e2e_s:
+        return e2e_s
+    return gate.driver.session_s(e2e_s)
+
+
 def _r(v, digits=3):
     return None if v is None else round(v, digits)
 
@@ -134,6 +157,8 @@ async def run_gate_async(opts, check_mode=False):
     gate.open(asyncio.get_running_loop())
     result = {'url': gate.url, 'api': o['api'], 'stream': o['stream'], 'mode': o['mode'], 'seed': gate.seed,
               'warnings': gate.warnings}
+    if o['profile'] is not None:
+        gate.driver = ProfileDriver(gate, o['profile'])
     if len(gate.endpoints) > 1:
         result['urls'] = [e.url for e in gate.endpoints]
     try:
@@ -149,6 +174,11 @@ async def _run(gate, result, check_mode):
     o = gate.o
     result['readiness'] = await gate.wait_ready()
     result['model'] = gate.model
+    mml = result['readiness'].get('max_model_len')
+    if gate.driver is not None and mml:
+        msg = check_fits(o['profile'], mml)
+        if msg:
+            raise GateError(msg)
     metrics = {'available': False, 'reason': 'cross_check is false'}
     if o['cross_check']:
         metrics = await gate.probe_metrics()
@@ -160,6 +190,9 @@ async def _run(gate, result, check_mode):
     if o['mode'] == 'capacity':
         result['config'].update(dict((k, o[k]) for k in (
             'capacity_precision', 'capacity_budget_s', 'capacity_step_s', 'capacity_start_rate')))
+    if gate.driver is not None:
+        result['config']['profile'] = o['profile']['name']
+        result['config']['slos_from'] = o['slos_from']
     if check_mode:
         result['verdict'] = 'not_run'
         result['msg'] = 'check mode: %s is ready and serves %r; no load was sent' % (gate.url, gate.model)
@@ -168,8 +201,10 @@ async def _run(gate, result, check_mode):
         return result
     result['prompt'] = await gate.calibrate()
     gate.prepare_bodies()
-    e2e_ref = await _warmup(gate, result, Tally(int(o['output_tokens'])))
-    tally = Tally(int(o['output_tokens']))    # what the cross-check compares: everything after "before"
+    if gate.driver is not None:
+        gate.driver.tokens_per_word = result['prompt']['tokens_per_word']
+    e2e_ref = await _warmup(gate, result, Tally(_asked(gate)))
+    tally = Tally(_asked(gate))    # what the cross-check compares: everything after "before"
 
     before = None
     if metrics['available']:
@@ -205,6 +240,13 @@ async def _run(gate, result, check_mode):
     return result
 
 
+def _asked(gate):
+    """Output tokens a request asks for: the option, or with a profile the most its distribution draws."""
+    if gate.driver is not None:
+        return int(gate.driver.max_output)
+    return int(gate.o['output_tokens'])
+
+
 async def _warmup(gate, result, tally):
     """Warm-up requests (discarded); returns the median time a request spends in the server."""
     o = gate.o
@@ -213,7 +255,9 @@ async def _warmup(gate, result, tally):
         return None
     rec = Recorder(tally)
     conc = min(n_warm, int(o['concurrency'] or DEFAULT_CLOSED_CONCURRENCY))
-    await Phase(rec, gate.sender(rec), conc, n_warm).run()
+    # with a profile: first turns of sessions only (no think time in a warm-up)
+    send = gate.driver.sender(rec, first_turn_only=True) if gate.driver is not None else gate.sender(rec)
+    await Phase(rec, send, conc, n_warm).run()
     result['warmup'] = {'requests': n_warm, 'failed': len(rec.failed()), 'errors': rec.errors}
     if len(rec.failed()) == n_warm:
         kind = sorted(rec.errors.items(), key=lambda kv: -kv[1])[0][0]
@@ -229,7 +273,7 @@ async def _measured_trial(gate, tally, e2e_ref):
     rec = Recorder(tally)
     cap = o['concurrency']
     if o['mode'] == 'open' and cap is None:
-        cap = derived_cap(o['rate'], e2e_ref)
+        cap = derived_cap(o['rate'], _unit_s(gate, e2e_ref))
     phase = Phase(rec, gate.sender(rec), cap, o['num_requests'], o['duration_s'], o['mode'], o['rate'],
                   o['arrival'], o['burstiness'], gate.rng, grace_s=min(gate.timeout, float(o['duration_s'] or 60)))
     stats = await phase.run(monitor=True)
@@ -256,6 +300,8 @@ async def _probe(gate, tally, seconds):
         done = rec.completed()
         span = max(1e-9, stats['end'] - stats['start'])
     rate = len(done) / span
+    if gate.driver is not None:
+        rate /= gate.driver.mean_turns      # the search runs in sessions per second
     return {'concurrency': conc, 'seconds': _r(span), 'requests_per_s': _r(rate), 'failed': len(rec.failed())}
 
 
@@ -309,7 +355,7 @@ async def _capacity_trial(gate, result, tally, e2e_ref, trial):
             ended = 'budget'
             break
         rec = Recorder(tally)
-        cap = o['concurrency'] or derived_cap(rate, e2e_ref)
+        cap = o['concurrency'] or derived_cap(rate, _unit_s(gate, e2e_ref))
         phase = Phase(rec, gate.sender(rec), cap, None, seconds, 'open', rate, o['arrival'], o['burstiness'],
                       gate.rng, trim_s=STEP_TRIM * seconds, grace_s=min(gate.timeout, seconds))
         stats = await phase.run(monitor=True)
@@ -334,6 +380,8 @@ async def _capacity_trial(gate, result, tally, e2e_ref, trial):
         figures_at[rate] = (figs, rec.completed(), slos)
         search.record(rate, _search_verdict(verdict, slos, client))
     out['ended'] = ended
+    if gate.driver is not None:
+        out['rate_unit'] = 'sessions_per_s'
     return _capacity_result(o, search, out, figures_at)
 
 
@@ -408,6 +456,8 @@ def _capacity_result(o, search, out, figures_at):
         'probe': out['probe'],
         'steps': out['steps'],
     }
+    if 'rate_unit' in out:
+        cap['rate_unit'] = out['rate_unit']
     out.update(cap)
     return {'figures': figs, 'records': records, 'capacity': cap, 'search': search}
 
@@ -508,6 +558,8 @@ def _assemble(gate, result, trials, cross):
     if figs:
         for key in ('window', 'requests', 'throughput', 'latency_ms', 'tokens', 'goodput', 'client'):
             result[key] = figs[key]
+        if gate.driver is not None:
+            result['tokens'] = dict(figs['tokens'], output_per_request=None)
         if 'schedule' in figs:
             result['schedule'] = figs['schedule']
         result.setdefault('prompt', {})['measured'] = figs['prompt_measured']
@@ -522,6 +574,10 @@ def _assemble(gate, result, trials, cross):
             result.pop('capacity_trials', None)
     if per_trial:
         result['trials'] = {'n': len(trials), 'figures': per_trial}
+    if gate.driver is not None:
+        result['profile'] = gate.driver.summary(figs, [r for t in trials for r in t['records']])
+        if capacity is not None:
+            result['profile']['capacity_sessions_per_s'] = result['capacity']['requests_per_s']
     _warn(gate, result, figs, cross)
     result['cross_check'] = cross
 
@@ -577,9 +633,14 @@ def _warn(gate, result, figs, cross):
             break
     if cross.get('available'):
         hit = cross['server'].get('prefix_cache_hit_rate')
-        if hit is not None and hit > 0.5:
+        if hit is not None and hit > 0.5 and not (gate.driver is not None and _shares_prefix(gate)):
             gate.warnings.append('the server served %.0f%% of prompt tokens from its prefix cache: TTFT is lower '
                                  'than for fresh prompts (a fixed seed repeats prompts across runs)' % (100 * hit))
+
+
+def _shares_prefix(gate):
+    """Whether the profile shares a prefix on purpose (a high prefix-cache hit rate is then expected)."""
+    return bool(gate.o['profile']['shared_prefix']['tokens'])
 
 
 def _measured(o, figs, cross, per_trial, capacity=None):
@@ -652,8 +713,9 @@ def _message(gate, result, slos, verdict, client, stopped, capacity):
             % (gate.url, gate.model, thr.get('output_tokens_per_s') or 0.0, thr.get('requests_per_s') or 0.0,
                req.get('total') or 0, req.get('error_rate')))
     if capacity is not None and capacity['requests_per_s'] is not None:
-        head = ('%s %s: capacity at SLO %.3g req/s, %.1f output tok/s (limited by %s; %d steps)'
-                % (gate.url, gate.model, capacity['requests_per_s'], capacity['output_tokens_per_s'] or 0.0,
+        unit = 'sessions/s' if capacity.get('rate_unit') == 'sessions_per_s' else 'req/s'
+        head = ('%s %s: capacity at SLO %.3g %s, %.1f output tok/s (limited by %s; %d steps)'
+                % (gate.url, gate.model, capacity['requests_per_s'], unit, capacity['output_tokens_per_s'] or 0.0,
                    capacity['limiting_slo'] or 'no SLO within the searched range', len(capacity['steps'])))
     if verdict == 'pass':
         return 'throughput gate passed: ' + head

@@ -34,7 +34,7 @@ class RequestRecord(object):
     """One request: when it was due, sent, answered, and what it brought."""
 
     __slots__ = ('scheduled', 'sent', 'first_token', 'end', 'output_tokens', 'prompt_tokens', 'gaps',
-                 'error', 'measured')
+                 'error', 'measured', 'turn')
 
     def __init__(self, scheduled, sent, measured=True):
         self.scheduled = scheduled    # open loop: when the schedule said to send it; closed loop: None
@@ -46,6 +46,7 @@ class RequestRecord(object):
         self.gaps = None
         self.error = None             # kind of failure, None when it completed as asked
         self.measured = measured      # False: inside a trimmed warm-up, counted for the cross-check only
+        self.turn = None              # workload profiles: the turn of its session (0 = first)
 
     @property
     def start(self):
@@ -161,14 +162,19 @@ def status_error(status, text, ctx):
     return 'http_%d' % status, "HTTP %d (%s): see the server's log" % (status, detail or 'no body')
 
 
-def record_response(rec, record, resp, sink, t_end, ctx):
-    """Account one HTTP answer (streamed through ``sink`` or a JSON body) into ``record`` and ``rec``."""
+def record_response(rec, record, resp, sink, t_end, ctx, asked=None):
+    """Account one HTTP answer (streamed through ``sink`` or a JSON body) into ``record`` and ``rec``.
+
+    ``asked``: the output tokens this request forced (default: the run's); 0 when its answer may end
+    where it ends (a workload profile's tool call or JSON document), so its length is not checked.
+    """
     record.end = t_end
     if resp.status != 200:
         kind, msg = status_error(resp.status, resp.text(), ctx)
         rec.fail(record, kind, msg)
         return
-    asked = rec.asked
+    if asked is None:
+        asked = rec.asked
     times = counts = None
     if sink is not None:
         if sink.buf.strip():
@@ -211,7 +217,7 @@ def record_response(rec, record, resp, sink, t_end, ctx):
     rec.sources[source] += 1
     record.output_tokens = tokens
     record.prompt_tokens = pt if isinstance(pt, int) else None
-    if source == 'usage' and tokens != asked:
+    if source == 'usage' and asked and tokens != asked:
         rec.length_mismatch += 1
         rec.fail(record, 'output_length', 'usage.completion_tokens %d where %d were asked: the server did not honour '
                  'ignore_eos/min_tokens (use vLLM, or a proxy that passes these fields)' % (tokens, asked),

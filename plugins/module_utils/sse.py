@@ -138,6 +138,10 @@ class SSEStream(object):
         if not isinstance(obj, dict):
             self.malformed += 1
             return
+        self._event(obj, p, t)
+
+    def _event(self, obj, p, t):
+        """One decoded event (a dict): its tokens, usage or error."""
         err = obj.get('error')
         if err:
             self.error = error_text(json.dumps(obj))

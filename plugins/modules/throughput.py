@@ -280,7 +280,28 @@ options:
   seed:
     description:
       - Seed of the prompt generator. Default is random, so that repeated runs do not hit the server's prefix cache.
+      - With I(profile), the seed of its workload generator too - the same seed sends the same sessions again.
     type: int
+  profile:
+    description:
+      - A workload profile (a dict of the profile schema of issue 15, for example a built-in of the validate role
+        read with C(from_yaml)) whose work the gate drives instead of the fixed word prompt. It is validated first;
+        an error names the field and the accepted values.
+      - Each request's body comes from the profile's seeded generator - prompt text of its input length, its shared
+        prefix, its output length (forced with C(ignore_eos) unless the answer is a tool call or a JSON document),
+        its C(tools)/C(tool_choice) or C(response_format). I(prompt_tokens) and I(output_tokens) are then unused.
+      - The profile sets I(api), I(arrival) and I(burstiness); its C(slos) apply unless an SLO is given as an option
+        or in I(slos) (then only the given ones do).
+      - Answers are checked - with tools, a tool call naming one of them with JSON-object arguments; with
+        C(structured_output), a JSON document valid against its schema. A failed check is an error of kind
+        C(invalid_output) (the server's side), counted in the error rate and against goodput.
+      - The unit of work is a B(session) - its turns are sent in order, each after the previous answer and its think
+        time, carrying the earlier turns with the real answers (chat API). A session of a single-turn profile is one
+        request. So I(concurrency) (closed loop) is sessions in flight, I(num_requests) is sessions, and I(rate),
+        I(capacity_start_rate), I(capacity_min_rate), I(capacity_max_rate) and the capacity found are B(sessions
+        per second) (C(capacity.rate_unit=sessions_per_s)). Warm-up requests are first turns of sessions.
+      - Every request carries the session key in the C(x-session-id) header and the body's C(user) field.
+    type: dict
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -710,6 +731,22 @@ slos:
       description: One line with measured value, threshold and samples.
       type: str
       sample: "TTFT p95: measured 71.9 ms, required <= 500 ms (max_ttft_p95_ms), 398 samples"
+profile:
+  description:
+    - With I(profile) - its name, kind, API and what an answer must be (C(expects) tool_call, json or text), the
+      answers checked and the share valid (C(valid_rate); null for text answers, which are not checked), the
+      C(invalid_output) count and one example message, sessions started (warm-up included), its turns, think time,
+      shared prefix and arrival, C(rate_unit) (sessions_per_s), and TTFT of the first turns of sessions against
+      their later turns (count, p50, p95, mean in ms - a later turn carries the earlier ones, so a prefix cache
+      shows there). In mode capacity also C(capacity_sessions_per_s).
+  returned: when profile is set and not check mode
+  type: dict
+  sample: {name: agentic, kind: interactive, api: chat, expects: tool_call, answers_checked: 42, valid_rate: 1.0,
+           invalid_output: 0, invalid_example: null, sessions_started: 9, turns: {min: 4, max: 8},
+           think_time_s: {min: 0.5, max: 2.0}, shared_prefix: {tokens: 640, count: 1},
+           arrival: {arrival: poisson, burstiness: 1.0}, rate_unit: sessions_per_s,
+           ttft_ms: {first_turns: {count: 8, p50: 210.4, p95: 260.1, mean: 215.0},
+                     later_turns: {count: 34, p50: 95.2, p95: 140.8, mean: 101.3}}}
 gate_warnings:
   description: The warnings of this run (also emitted as Ansible warnings), e.g. usage missing, malformed SSE events.
   returned: always
@@ -727,7 +764,7 @@ import math
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.inferops.vllm.plugins.module_utils import loadstats
+from ansible_collections.inferops.vllm.plugins.module_utils import loadstats, profiles
 from ansible_collections.inferops.vllm.plugins.module_utils.loadgen import GateError, run_gate
 from ansible_collections.inferops.vllm.plugins.module_utils.gate_report import ReportError, write_reports
 
@@ -775,6 +812,7 @@ def argument_spec():
         report_dir=dict(type='path'),
         report_name=dict(type='str', default='throughput'),
         seed=dict(type='int'),
+        profile=dict(type='dict'),
     )
     # one option per SLO of the table in loadstats ('token' in a name is not a secret)
     for slo in loadstats.SLOS:
@@ -826,7 +864,15 @@ CHECKS = (
 
 
 def validate(p):
-    """Return an error message naming the option and the accepted values, or None."""
+    """Return an error message naming the option and the accepted values, or None.
+
+    A valid I(profile) is replaced by its validated form (defaults filled in).
+    """
+    if p.get('profile') is not None:
+        try:
+            p['profile'] = profiles.validate(p['profile'])
+        except profiles.ProfileError as exc:
+            return 'profile: %s' % exc
     slos = p.get('slos') or {}
     err = loadstats.check_slo_names(slos)
     if err:
@@ -840,6 +886,8 @@ def validate(p):
             merged[name] = float(value)
         except (TypeError, ValueError):
             return 'slos.%s=%r is invalid: it must be a number' % (name, value)
+    if p.get('profile') is not None and not slos and not any(p.get(s.name) is not None for s in loadstats.SLOS):
+        merged.update(p['profile']['slos'])     # the profile's SLOs apply when the user gave none
     for name, ok, accepted in CHECKS + tuple(_slo_checks()):
         v = merged.get(name)
         if v is None:
@@ -852,15 +900,16 @@ def validate(p):
             if merged.get(name) is not None:
                 return ('%s needs stream: true (time to first token, inter-token latency and time per output token '
                         'are only seen in a stream)' % name)
-    if merged.get('max_itl_p95_ms') is not None and p['output_tokens'] < 2:
+    if merged.get('max_itl_p95_ms') is not None and p['output_tokens'] < 2 and p.get('profile') is None:
         return 'max_itl_p95_ms needs output_tokens >= 2 (ITL is the time between successive tokens)'
     if p['mode'] != 'open' and p.get('rate') is not None:
         return 'rate is only used with mode: open (mode: closed keeps concurrency requests in flight, mode: capacity ' \
                'searches the rate)'
     if p['mode'] == 'capacity':
         if not any(merged.get(n) is not None for n in loadstats.LATENCY_SLOS):
-            return ('mode: capacity needs a latency SLO to find the highest rate that meets it: set one of %s'
-                    % ', '.join(loadstats.LATENCY_SLOS))
+            return ('mode: capacity needs a latency SLO to find the highest rate that meets it: set one of %s%s'
+                    % (', '.join(loadstats.LATENCY_SLOS), (" (profile '%s' has none of its own)"
+                                                           % p['profile']['name']) if p.get('profile') else ''))
         if p.get('num_requests') is not None or p.get('duration_s') is not None:
             return 'mode: capacity runs steps of capacity_step_s: leave duration_s and num_requests unset'
         lo, hi = p.get('capacity_min_rate'), p.get('capacity_max_rate')
