@@ -116,7 +116,7 @@ def main():
                               "--no-pager", "-o", "cat"], capture_output=True, text=True, check=False).stdout
     # A clean exit (status 0) logs "Deactivated successfully." where a failure logs "Main process exited ...".
     marks = ("Main process exited", "Deactivated successfully", "Failed with result", "Scheduled restart job",
-             "start-limit-hit", "reviving", "restarting it", "failed (")
+             "start-limit-hit", "repeated too quickly", "reviving", "restarting it", "failed (")
     ended = [line for line in journal.splitlines() if unit in line and any(mark in line for mark in marks)]
     print(json.dumps({
         "unit": unit, "target": label, "pid": pid, "signal": sig,
