@@ -16,7 +16,8 @@ DEMO_KEEP=1 "$REPO_ROOT/scripts/demo.sh"
 grep -qE '\| inferops-demo \| vllm-node0 \| host \| tiny-llama \| (pass|inconclusive) \|' "$WORKDIR/demo-report/fleet.md" \
   || die "the demo's fleet report does not show a served, gated endpoint"
 # The demo gates in mode capacity: the host row carries the host's cost per 1M output tokens at
-# the highest rate that met every SLO, from a search with steps.
+# the highest rate that met every SLO, from a search with steps (or, when the load client starved
+# before any step passed, at the load measured, with a WARNING line).
 python3 - "$WORKDIR/demo-report/fleet.json" <<'PY' || die "the demo's fleet report has no cost at capacity ($WORKDIR/demo-report/fleet.json)"
 import json
 import sys
@@ -36,11 +37,21 @@ for step in steps:
           '%(output_tokens_per_s)s output tok/s, %(requests)s requests, %(verdict)s %(failing)s' % step)
 assert result['mode'] == 'capacity', 'the gate ran in mode %s' % result['mode']
 assert steps, 'the capacity search has no steps: %r' % cap
-assert row['cost_basis'] == 'capacity', 'the host cost basis is %r' % row['cost_basis']
-assert row['cost_per_1m_output_tokens'] is not None and row['capacity_output_tokens_per_s'], row
-expected = 0.10 / (row['capacity_output_tokens_per_s'] * 3600) * 1e6
+client = result.get('client') or {}
+if cap.get('requests_per_s') is None and result['verdict'] == 'inconclusive' and client.get('saturated'):
+    # The demo's own policy (and molecule's): a search stopped before any step passed because the load
+    # client starved on the 2 shared cores is a warning; the host is then charged at the load measured.
+    print('WARNING: the capacity search stopped inconclusive before any step passed, the load client starved '
+          '(%s): the host is charged at the measured load; cost at capacity not checked in this run'
+          % '; '.join(client.get('reasons') or []))
+    basis, charged = 'measured load', (result.get('throughput') or {}).get('output_tokens_per_s')
+else:
+    basis, charged = 'capacity', row['capacity_output_tokens_per_s']
+assert row['cost_basis'] == basis, 'the host cost basis is %r, expected %r' % (row['cost_basis'], basis)
+assert row['cost_per_1m_output_tokens'] is not None and charged, row
+expected = 0.10 / (charged * 3600) * 1e6
 assert abs(row['cost_per_1m_output_tokens'] - expected) <= max(1e-6, 1e-4 * expected), (row, expected)
-assert fleet['summary']['hosts'][0]['basis'] == 'capacity', fleet['summary']['hosts']
+assert fleet['summary']['hosts'][0]['basis'] == basis, fleet['summary']['hosts']
 PY
 
 log "rolling upgrade to a served name whose gate cannot pass: expect a rollback"
