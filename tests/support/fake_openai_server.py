@@ -61,6 +61,7 @@ __metaclass__ = type
 import argparse
 import asyncio
 import collections
+import contextlib
 import http.client
 import json
 import os
@@ -879,6 +880,16 @@ def http_json(url, method='GET', path='/', obj=None, timeout=10, context=None):
         return resp.status, json.loads(data)
     except ValueError:
         return resp.status, data.decode('utf-8', 'replace')
+
+
+@contextlib.contextmanager
+def running(**settings):
+    """A FakeServer with these settings on a thread of this process, stopped on exit."""
+    srv = FakeServer(settings).start_thread()
+    try:
+        yield srv
+    finally:
+        srv.stop()
 
 
 class FakeServerProcess(object):

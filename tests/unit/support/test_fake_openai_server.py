@@ -8,7 +8,6 @@ tested against this server, so its known capacity must hold on its own."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import contextlib
 import http.client
 import json
 import os
@@ -21,19 +20,13 @@ import pytest
 
 SUPPORT = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..', 'support'))
 sys.path.insert(0, SUPPORT)
-from fake_openai_server import FakeServer, FakeServerProcess, http_json  # noqa: E402  pylint: disable=wrong-import-position
+from fake_openai_server import FakeServerProcess, http_json, running  # noqa: E402  pylint: disable=wrong-import-position
 
 MODEL = 'tiny-llama'
 
 
 # -- helpers ------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def fake(**settings):
-    srv = FakeServer(settings).start_thread()
-    try:
-        yield srv
-    finally:
-        srv.stop()
+fake = running  # one FakeServer on a thread per test, stopped on exit
 
 
 def connect(url, timeout=10):

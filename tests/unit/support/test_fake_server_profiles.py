@@ -8,7 +8,6 @@ session keys it records."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import contextlib
 import http.client
 import json
 import os
@@ -20,7 +19,7 @@ from ansible_collections.inferops.vllm.plugins.module_utils import profiles as P
 
 SUPPORT = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..', 'support'))
 sys.path.insert(0, SUPPORT)
-from fake_openai_server import FakeServer, http_json  # noqa: E402  pylint: disable=wrong-import-position
+from fake_openai_server import http_json, running  # noqa: E402  pylint: disable=wrong-import-position
 
 MODEL = 'tiny-llama'
 TOOLS = [{'type': 'function', 'function': {'name': 'get_ticket', 'parameters': {
@@ -34,13 +33,7 @@ SCHEMA = {'type': 'object', 'properties': {'title': {'type': 'string'}, 'n': {'t
           'required': ['title', 'n', 'tags'], 'additionalProperties': False}
 
 
-@contextlib.contextmanager
-def fake(**settings):
-    srv = FakeServer(settings).start_thread()
-    try:
-        yield srv
-    finally:
-        srv.stop()
+fake = running  # one FakeServer on a thread per test, stopped on exit
 
 
 def body(stream=False, max_tokens=64, **extra):
