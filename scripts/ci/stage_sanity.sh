@@ -3,7 +3,8 @@
 # as a real directory (it resolves symlinks) and a git checkout: copy it there.
 # shellcheck source=scripts/ci/common.sh
 source "$(dirname "$0")/common.sh"
-dest=$WORKDIR/sanity/ansible_collections/inferops/vllm
+# One copy per collections dir, so a second checkout testing at once has its own.
+dest=$COLLECTIONS_DIR.sanity/ansible_collections/inferops/vllm
 mkdir -p "$dest"
 rsync -a --delete --exclude tests/output/ --exclude .cache/ --exclude .venv/ "$REPO_ROOT/" "$dest/"
 cd "$dest" || exit 1
