@@ -61,7 +61,7 @@ bench-gate:  ## the gate's engine on a fake server of known capacity: capacity s
 # env: BENCH_VS_ARGS (extra bench_gate_vs_vllm_bench.py arguments, e.g. --rounds 3 --priority -15).
 bench-vs-vllm:  ## the gate vs `vllm bench serve` on the real vLLM CPU server: output tok/s, TTFT p50/p95, TPOT p50 within 10%
 	source $(CI)/common.sh && mkdir -p "$$WORKDIR/logs" && \
-	python3 benchmarks/bench_gate_vs_vllm_bench.py --rounds 5 --json "$$WORKDIR/logs/bench-vs-vllm.json" $${BENCH_VS_ARGS:-}
+	python3 benchmarks/bench_gate_vs_vllm_bench.py --rounds 5 --pin --json "$$WORKDIR/logs/bench-vs-vllm.json" $${BENCH_VS_ARGS:-}
 
 clean:  ## remove build output (keeps venv and images)
 	rm -rf tests/output /var/tmp/inferops-vllm/build /var/tmp/inferops-vllm/sanity

@@ -157,7 +157,8 @@ def get(url, timeout=10.0):
 class Server(object):
     """The real vLLM OpenAI server in its own process group; a context manager that always stops it."""
 
-    def __init__(self, venv, model_dir, served_name, port, workdir, ready_timeout=600.0):
+    def __init__(self, venv, model_dir, served_name, port, workdir, ready_timeout=600.0, cpus=None):
+        self.cpus = cpus   # a set of CPU ids the server is confined to (--pin), or None for all
         self.venv = venv
         self.model_dir = model_dir
         self.served_name = served_name
@@ -173,15 +174,18 @@ class Server(object):
     def __enter__(self):
         cache = os.path.join(self.workdir, 'vllm-cache')
         os.makedirs(cache, exist_ok=True)
-        env = dict(os.environ, VLLM_CPU_KVCACHE_SPACE='1', VLLM_CPU_OMP_THREADS_BIND='auto', VLLM_CACHE_ROOT=cache,
+        # Pinned, vLLM's OpenMP threads bind to the server's own CPUs ('auto' would pick from the whole node).
+        bind = ','.join(str(c) for c in sorted(self.cpus)) if self.cpus else 'auto'
+        env = dict(os.environ, VLLM_CPU_KVCACHE_SPACE='1', VLLM_CPU_OMP_THREADS_BIND=bind, VLLM_CACHE_ROOT=cache,
                    **QUIET_ENV)
+        confine = (lambda: os.sched_setaffinity(0, self.cpus)) if self.cpus else None
         cmd = [os.path.join(self.venv, 'bin', 'python'), '-m', 'vllm.entrypoints.openai.api_server',
                '--model', self.model_dir, '--served-model-name', self.served_name, '--enforce-eager',
                '--max-model-len', '2048', '--port', str(self.port), '--host', '127.0.0.1']
         t0 = time.time()
         with open(self.log, 'wb') as logf:
             self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         env=env, cwd=self.workdir, start_new_session=True)
+                                         env=env, cwd=self.workdir, start_new_session=True, preexec_fn=confine)
         try:
             self._wait_ready(t0)
         except BaseException:
@@ -558,6 +562,9 @@ def parse_args():
     p.add_argument('--priority', type=int,
                    help='nice value for this script, the server and the bench (inherited; negative needs root), '
                         'when other load on a shared machine would otherwise starve them')
+    p.add_argument('--pin', action='store_true',
+                   help='give the load clients CPU 0 and the server the other CPUs, so that neither tool\'s client '
+                        'competes with the server for a core (on 2 cores the server then has one)')
     p.add_argument('--json', help='also write all figures here')
     p.add_argument('--keep', action='store_true', help='keep the work dir (server log, bench results)')
     return p.parse_args()
@@ -608,6 +615,14 @@ def main():
             return 2
     if a.priority is not None:
         os.setpriority(os.PRIO_PROCESS, 0, a.priority)   # the server and the bench inherit it
+    server_cpus = None
+    if a.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            print('--pin needs at least 2 CPUs, this process may use %s' % cpus)
+            return 2
+        server_cpus = set(cpus[1:])
+        os.sched_setaffinity(0, {cpus[0]})   # the gate engine runs here; the bench inherits it
     # SIGTERM must unwind through the finally blocks that stop the server.
     signal.signal(signal.SIGTERM, lambda *_args: sys.exit(143))
     workdir = tempfile.mkdtemp(prefix='gate-vs-vllm-bench-')
@@ -615,12 +630,17 @@ def main():
                'load': {'concurrency': a.concurrency, 'num_requests': a.num_requests, 'warmup': a.warmup,
                         'prompt_tokens': a.prompt_tokens, 'output_tokens': a.output_tokens, 'bench_body': a.bench_body,
                         'latency_rate': a.latency_rate, 'latency_requests': a.latency_requests},
-               'loadavg_before': os.getloadavg(), 'rounds': []}
+               'loadavg_before': os.getloadavg(), 'rounds': [],
+               'pinned': {'client_cpus': sorted(os.sched_getaffinity(0)), 'server_cpus': sorted(server_cpus)}
+               if server_cpus else None}
     try:
         port = a.port or free_port()
         print('starting vLLM (%s, served as %s) on 127.0.0.1:%d; %d CPUs, load average %.2f ...'
               % (a.model_dir, a.served_model_name, port, os.cpu_count(), os.getloadavg()[0]), flush=True)
-        with Server(a.vllm_venv, a.model_dir, a.served_model_name, port, workdir) as srv:
+        if server_cpus:
+            print('pinned: clients on CPU %s, server on CPUs %s' % (sorted(os.sched_getaffinity(0)),
+                                                                 sorted(server_cpus)), flush=True)
+        with Server(a.vllm_venv, a.model_dir, a.served_model_name, port, workdir, cpus=server_cpus) as srv:
             print('ready in %.0f s; one bench command: %s' % (srv.ready_s, ' '.join(
                 bench_command(srv, a, a.seed + 1, '<tmp>')[3:])), flush=True)
             pairs, open_pairs = measure(a, srv, workdir, figures)
