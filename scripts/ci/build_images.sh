@@ -38,5 +38,12 @@ build() {
 }
 
 mkdir -p "$WORKDIR"
-build "$IMAGE_DEBIAN12" bookworm ""
-build "$IMAGE_DEBIAN13" trixie "podman,crun,fuse-overlayfs,nftables,netavark,aardvark-dns,conmon,catatonit"
+# Both at once: debootstrap mostly waits on the mirror.
+build "$IMAGE_DEBIAN12" bookworm "" &
+d12=$!
+build "$IMAGE_DEBIAN13" trixie "podman,crun,fuse-overlayfs,nftables,netavark,aardvark-dns,conmon,catatonit" &
+d13=$!
+rc=0
+wait "$d12" || rc=1
+wait "$d13" || rc=1
+exit "$rc"

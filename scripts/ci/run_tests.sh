@@ -7,8 +7,11 @@ source "$(dirname "$0")/common.sh"
 CI_DIR=$(cd "$(dirname "$0")" && pwd)
 LOGDIR=${INFEROPS_LOGDIR:-$WORKDIR/logs}  # a second checkout testing at once sets its own
 mkdir -p "$LOGDIR"
-passed=0 failed=0
-results=()
+# One line per finished stage ("PASS|FAIL NAME SECONDS RC"): stages may run in background lanes,
+# so the counts are read from here at the end, not kept in shell variables.
+RESULTS=$LOGDIR/results.$$
+: >"$RESULTS"
+trap 'rm -f "$RESULTS"' EXIT
 
 stage() {  # stage NAME COMMAND...
   local name=$1; shift
@@ -21,17 +24,17 @@ stage() {  # stage NAME COMMAND...
   set -e
   local secs=$(( $(date +%s) - start ))
   if [ $rc -eq 0 ]; then
-    passed=$((passed + 1)); results+=("PASS  $name (${secs}s)")
+    echo "PASS $name $secs 0" >>"$RESULTS"
     printf 'STAGE %-28s PASS  %4ss\n' "$name" "$secs"
   else
-    failed=$((failed + 1)); results+=("FAIL  $name (${secs}s, rc=$rc)")
-    printf 'STAGE %-28s FAIL  %4ss  (rc=%s, last lines of %s follow)\n' "$name" "$secs" "$rc" "$log"
-    tail -n 40 "$log" | sed 's/^/    | /'
+    echo "FAIL $name $secs $rc" >>"$RESULTS"
+    printf 'STAGE %-28s FAIL  %4ss  (rc=%s; its last lines are printed at the end)\n' "$name" "$secs" "$rc"
   fi
 }
 
+setup_host() { "$CI_DIR/setup_host.sh"; }
 setup_venv() { "$CI_DIR/setup_venv.sh"; }
-setup_containers() { "$CI_DIR/setup_host.sh" && "$CI_DIR/build_images.sh"; }
+setup_images() { "$CI_DIR/build_images.sh"; }
 setup_vllm() { "$CI_DIR/setup_vllm.sh"; }
 
 scenarios() {
@@ -62,32 +65,59 @@ run_stage() {
   esac
 }
 
+run_lane() {  # run_lane ITEM...: in order; ITEM is a stage of run_stage, molecule:SCENARIO or a setup-* stage
+  local item
+  for item in "$@"; do
+    case $item in
+      molecule:*) run_stage molecule "${item#molecule:}" ;;
+      setup-*) stage "$item" "${item//-/_}" ;;
+      *) run_stage "$item" ;;
+    esac
+  done
+}
+
+lanes() {  # lanes "ITEM..." "ITEM...": the lanes run at once, the items of a lane one after another
+  local lane pids=() pid
+  for lane in "$@"; do
+    # shellcheck disable=SC2086  # a lane is a list of words
+    run_lane $lane &
+    pids+=("$!")
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || true; done
+}
+
 what=${1:-all}; shift || true
 # Set-up is a stage of its own so that a broken set-up is reported, not hidden.
 case "$what" in
   all)
-    stage setup-venv setup_venv
-    stage setup-containers setup_containers
-    stage setup-vllm setup_vllm
-    for s in changelog lint sanity unit integration importer; do run_stage "$s"; done
-    run_stage molecule
-    run_stage e2e ;;
-  e2e)
-    stage setup-venv setup_venv
-    stage setup-containers setup_containers
-    stage setup-vllm setup_vllm
-    run_stage e2e ;;
-  molecule)
-    stage setup-venv setup_venv
-    stage setup-containers setup_containers
-    stage setup-vllm setup_vllm
-    run_stage molecule "$@" ;;
+    # Unit tests, lint, sanity and the scenarios without vLLM each keep about one core busy, and on
+    # a fresh machine the image and vLLM set-up mostly wait on the network and the disk: two lanes
+    # use both cores. The scenarios that start vLLM (which takes both cores) then run one at a time.
+    run_lane setup-host setup-venv
+    lanes "setup-images molecule:topology molecule:validate molecule:nvidia_gpu molecule:xeon_tuning" \
+          "setup-vllm changelog lint sanity unit integration importer molecule:vllm_nvidia_render"
+    run_lane molecule:vllm_cpu_podman molecule:vllm_cpu_systemd e2e ;;
+  e2e|molecule)
+    run_lane setup-host setup-venv setup-images setup-vllm
+    run_stage "$what" "$@" ;;
   *)
     stage setup-venv setup_venv
     run_stage "$what" "$@" ;;
 esac
 
 echo
-printf '%s\n' "${results[@]}"
+passed=0 failed=0
+while read -r verdict name secs rc; do
+  if [ "$verdict" = PASS ]; then
+    passed=$((passed + 1)); echo "PASS  $name (${secs}s)"
+  else
+    failed=$((failed + 1)); echo "FAIL  $name (${secs}s, rc=$rc)"
+  fi
+done <"$RESULTS"
+while read -r verdict name _secs _rc; do
+  [ "$verdict" = FAIL ] || continue
+  printf '\n--- last lines of %s ---\n' "$LOGDIR/$name.log"
+  tail -n 40 "$LOGDIR/$name.log" | sed 's/^/    | /'
+done <"$RESULTS"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
