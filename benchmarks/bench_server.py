@@ -4,7 +4,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Deployed vLLM service vs a plain `vllm serve` with defaults: same host, model and load.
 
-Starts a plain server from a vLLM venv (vLLM's defaults; only the KV cache is pinned so a
+Uses the plain server at --baseline-url (bench_server.sh starts it in the deployed host), or
+starts one from a vLLM venv (vLLM's defaults; only the KV cache is pinned so a
 shared machine is not exhausted, and the hub is off), then runs the same closed-loop load
 (streamed completions, output length forced with ignore_eos, tokens counted from the server's
 usage, warm-up excluded) against the deployed endpoint and the plain server in alternating
@@ -164,12 +165,27 @@ def start_baseline(args, log):
     return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def alternate(args, deployed_base, headers, base):
+    """Both servers stay up for every round and the rounds alternate, so background load on a
+    shared machine and the idle cost of the other server hit both sides."""
+    rounds = []
+    for number in range(args.rounds):
+        deployed = measure(args, deployed_base, headers, 'deployed')
+        baseline = measure(args, base, {}, 'baseline')
+        ratio = round(deployed['output_tok_per_s'] / baseline['output_tok_per_s'], 3)
+        print('round %d: deployed / baseline output tok/s = %.3f' % (number + 1, ratio), flush=True)
+        rounds.append({'round': number + 1, 'deployed': deployed, 'baseline': baseline, 'ratio': ratio})
+    return rounds
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--deployed', required=True, help='base URL of the deployed service (front port)')
     parser.add_argument('--api-key-file', help='file holding the deployed service API key')
     parser.add_argument('--model', required=True, help='model directory for the baseline server')
     parser.add_argument('--served-model-name', default='tiny-llama')
+    parser.add_argument('--baseline-url', help='a plain server already running (else one is started from '
+                                                   '--baseline-venv on this machine)')
     parser.add_argument('--baseline-venv', default='/var/tmp/inferops-vllm/vllm-venv')
     parser.add_argument('--baseline-port', type=int, default=8290)
     parser.add_argument('--baseline-kv-gib', type=int, default=1)
@@ -181,6 +197,8 @@ def main(argv=None):
     parser.add_argument('--seed', type=int, default=1234)
     parser.add_argument('--rounds', type=int, default=3, help='alternating deployed/baseline measurements')
     parser.add_argument('--ready-timeout', type=int, default=300)
+    parser.add_argument('--min-ratio', type=float, default=1.25,
+                        help='the median deployed / baseline ratio below which the benchmark fails')
     parser.add_argument('--json', help='write both results and the ratio to this file')
     args = parser.parse_args(argv)
 
@@ -191,38 +209,41 @@ def main(argv=None):
 
     asyncio.run(wait_ready(args.deployed, args.served_model_name, headers, args.ready_timeout))
     deployed_base = args.deployed.rstrip('/')
-    base = 'http://127.0.0.1:%d' % args.baseline_port
-    rounds = []
-    with tempfile.NamedTemporaryFile(prefix='bench-baseline-', suffix='.log', delete=False) as log:
-        proc = start_baseline(args, log)
-        try:
-            started = time.monotonic()
-            asyncio.run(wait_ready(base, args.served_model_name, {}, args.ready_timeout, proc))
-            print('baseline ready in %.0f s (log %s)' % (time.monotonic() - started, log.name), flush=True)
-            # Both servers stay up for every round and the rounds alternate, so background
-            # load on a shared machine and the idle cost of the other server hit both sides.
-            for number in range(args.rounds):
-                deployed = measure(args, deployed_base, headers, 'deployed')
-                baseline = measure(args, base, {}, 'baseline')
-                rounds.append({'round': number + 1, 'deployed': deployed, 'baseline': baseline,
-                               'ratio': round(deployed['output_tok_per_s'] / baseline['output_tok_per_s'], 3)})
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
+    if args.baseline_url:
+        base = args.baseline_url.rstrip('/')
+        asyncio.run(wait_ready(base, args.served_model_name, {}, args.ready_timeout))
+        rounds = alternate(args, deployed_base, headers, base)
+    else:
+        base = 'http://127.0.0.1:%d' % args.baseline_port
+        with tempfile.NamedTemporaryFile(prefix='bench-baseline-', suffix='.log', delete=False) as log:
+            proc = start_baseline(args, log)
             try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                started = time.monotonic()
+                asyncio.run(wait_ready(base, args.served_model_name, {}, args.ready_timeout, proc))
+                print('baseline ready in %.0f s (log %s)' % (time.monotonic() - started, log.name), flush=True)
+                rounds = alternate(args, deployed_base, headers, base)
+            finally:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(60)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
 
     deployed_tps = statistics.median(r['deployed']['output_tok_per_s'] for r in rounds)
     baseline_tps = statistics.median(r['baseline']['output_tok_per_s'] for r in rounds)
     ratio = deployed_tps / baseline_tps
-    print('output tok/s (median of %d rounds): deployed %.1f, baseline %.1f, ratio %.2f (goal >= 1.0); per round %s'
+    median_ratio = statistics.median(r['ratio'] for r in rounds)
+    print('output tok/s (median of %d rounds): deployed %.1f, baseline %.1f, ratio of medians %.2f; per round %s'
           % (len(rounds), deployed_tps, baseline_tps, ratio, [r['ratio'] for r in rounds]), flush=True)
+    ok = median_ratio >= args.min_ratio
+    print('median of the per-round ratios %.3f: %s (deployed must be >= %.2f x the plain server)'
+          % (median_ratio, 'PASS' if ok else 'FAIL', args.min_ratio), flush=True)
     if args.json:
         with open(args.json, 'w') as handle:
             json.dump({'deployed_tok_per_s': deployed_tps, 'baseline_tok_per_s': baseline_tps, 'ratio': round(ratio, 3),
+                       'median_round_ratio': median_ratio, 'min_ratio': args.min_ratio, 'pass': ok,
                        'rounds': rounds}, handle, indent=2)
-    return 0
+    return 0 if ok else 1
 
 
 if __name__ == '__main__':
