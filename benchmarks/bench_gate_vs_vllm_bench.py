@@ -638,8 +638,8 @@ def main():
         print('starting vLLM (%s, served as %s) on 127.0.0.1:%d; %d CPUs, load average %.2f ...'
               % (a.model_dir, a.served_model_name, port, os.cpu_count(), os.getloadavg()[0]), flush=True)
         if server_cpus:
-            print('pinned: clients on CPU %s, server on CPUs %s' % (sorted(os.sched_getaffinity(0)),
-                                                                 sorted(server_cpus)), flush=True)
+            print('pinned: clients on CPU %s, server on CPUs %s'
+                  % (sorted(os.sched_getaffinity(0)), sorted(server_cpus)), flush=True)
         with Server(a.vllm_venv, a.model_dir, a.served_model_name, port, workdir, cpus=server_cpus) as srv:
             print('ready in %.0f s; one bench command: %s' % (srv.ready_s, ' '.join(
                 bench_command(srv, a, a.seed + 1, '<tmp>')[3:])), flush=True)
