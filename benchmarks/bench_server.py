@@ -184,8 +184,8 @@ def main(argv=None):
     parser.add_argument('--api-key-file', help='file holding the deployed service API key')
     parser.add_argument('--model', required=True, help='model directory for the baseline server')
     parser.add_argument('--served-model-name', default='tiny-llama')
-    parser.add_argument('--baseline-url', help='a plain server already running (else one is started from '
-                                                   '--baseline-venv on this machine)')
+    parser.add_argument('--baseline-url',
+                        help='a plain server already running (else one is started from --baseline-venv here)')
     parser.add_argument('--baseline-venv', default='/var/tmp/inferops-vllm/vllm-venv')
     parser.add_argument('--baseline-port', type=int, default=8290)
     parser.add_argument('--baseline-kv-gib', type=int, default=1)
