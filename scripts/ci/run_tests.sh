@@ -65,10 +65,11 @@ run_stage() {
   esac
 }
 
-run_lane() {  # run_lane ITEM...: in order; ITEM is a stage of run_stage, molecule:SCENARIO or a setup-* stage
-  local item
+run_lane() {  # run_lane ITEM...: in order; ITEM is a stage of run_stage, molecule:SCENARIO, a setup-* stage
+  local item    # or after:STAGE (wait until another lane has finished STAGE)
   for item in "$@"; do
     case $item in
+      after:*) until grep -q " ${item#after:} " "$RESULTS"; do sleep 5; done ;;
       molecule:*) run_stage molecule "${item#molecule:}" ;;
       setup-*) stage "$item" "${item//-/_}" ;;
       *) run_stage "$item" ;;
@@ -90,13 +91,15 @@ what=${1:-all}; shift || true
 # Set-up is a stage of its own so that a broken set-up is reported, not hidden.
 case "$what" in
   all)
-    # Unit tests, lint, sanity and the scenarios without vLLM each keep about one core busy, and on
-    # a fresh machine the image and vLLM set-up mostly wait on the network and the disk: two lanes
-    # use both cores. The scenarios that start vLLM (which takes both cores) then run one at a time.
+    # Two lanes. Run one after another, the stages left a core idle: unit tests, lint, sanity and the
+    # scenarios without vLLM keep about one core busy, the vLLM scenarios wait on model loads and
+    # restarts (a third of the machine idle), and on a fresh machine the set-up waits on the network.
+    # The vLLM scenarios and e2e (the longest chain) run one at a time in their own lane, never two
+    # vLLM servers of different stages at once; everything else runs in the other lane.
     run_lane setup-host setup-venv
-    lanes "setup-images molecule:topology molecule:validate molecule:nvidia_gpu molecule:xeon_tuning" \
-          "setup-vllm changelog lint sanity unit integration importer molecule:vllm_nvidia_render"
-    run_lane molecule:vllm_cpu_podman molecule:vllm_cpu_systemd e2e ;;
+    lanes "setup-images unit after:setup-vllm molecule:vllm_cpu_podman molecule:vllm_cpu_systemd e2e" \
+          "setup-vllm changelog lint sanity integration importer molecule:topology molecule:validate molecule:nvidia_gpu molecule:xeon_tuning molecule:vllm_nvidia_render"
+    ;;
   e2e|molecule)
     run_lane setup-host setup-venv setup-images setup-vllm
     run_stage "$what" "$@" ;;
