@@ -181,7 +181,8 @@ def placement_rows(rows):
                     'cost_per_1m': pick['cost_per_1m_output_tokens'] if ok else None,
                     'cost_per_hour': prices[-1] if len(prices) == 1 else (None if not prices else prices),
                     'slo_met': bool(ok), 'slo_excess': None if ok else pick['slo_excess'],
-                    'hosts': len(mine), 'rate_unit': pick['rate_unit'], 'source': 'measured'})
+                    'hosts': len(mine), 'rate_unit': pick['rate_unit'], 'source': 'measured',
+                    'steps': pick['steps']})
     return out
 
 
