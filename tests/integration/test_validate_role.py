@@ -175,6 +175,10 @@ def test_two_workload_profiles_per_host_and_their_placement(servers, tmp_path, c
     md = (tmp_path / 'report' / 'fleet.md').read_text()
     assert '## Workload profiles' in md and '| localhost | test | agentic |' in md and '## Placement' in md
     assert (tmp_path / 'report' / 'localhost' / 'profile-agentic.md').exists()
+    if os.environ.get('INFEROPS_RECORD_PLACEMENT_FIXTURE'):
+        # how tests/fixtures/placement/fleet-cpu.json (test_placement_playbook.py) was recorded
+        with open(os.environ['INFEROPS_RECORD_PLACEMENT_FIXTURE'], 'w') as f:
+            json.dump(fleet, f, indent=1, sort_keys=True)
 
 
 def test_unknown_profile_is_refused_before_any_load(servers, tmp_path, collections_dir):
