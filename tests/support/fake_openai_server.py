@@ -46,8 +46,8 @@ Workload profiles (tools, structured output, session affinity):
   a chat request with tools and a tool_choice other than "none" gets vLLM's HTTP 400 ('"auto" tool
   choice requires --enable-auto-tool-choice and --tool-call-parser to be set', or 'tool_choice=
   "required" requires --tool-call-parser to be set').
-- prefix_cache=true: a prefix cache as vLLM's counts it: a prompt's text in blocks of 16 tokens, each
-  block keyed by everything before it; the leading blocks seen before are hits. /metrics then has
+- prefix_cache=true: a prefix cache as vLLM's counts it: a prompt's words (the fake tokenizer's tokens)
+  in blocks of 16, each block keyed by everything up to its end; the leading blocks seen before are hits. /metrics then has
   vllm:prefix_cache_queries_total / _hits_total in tokens (off: queries = prompt tokens, hits 0).
 - invalid_output_rate (0 = off, 1 = always): that share of tool-call and JSON answers is wrong on
   purpose (tool arguments that are not JSON; a JSON document of the wrong type), for negative tests.
@@ -108,7 +108,7 @@ DEFAULTS = {
     'tool_parser': True,
     'prefix_cache': False,
 }
-PREFIX_BLOCK_CHARS = 64      # a cache block of 16 tokens at CHARS_PER_TOKEN
+PREFIX_BLOCK_TOKENS = 16     # vLLM's default KV cache block size
 PREFIX_CACHE_MAX_BLOCKS = 200000
 SESSION_LOG_MAX = 10000
 CHARS_PER_TOKEN = 4
@@ -172,15 +172,18 @@ def _split(text, size=CHARS_PER_TOKEN):
 
 def _prefix_hits(blocks, text):
     """Tokens of ``text`` served from the prefix cache ``blocks`` (a set, updated): whole blocks of
-    PREFIX_BLOCK_CHARS, each keyed by the text up to its end, counted while they were seen before."""
+    PREFIX_BLOCK_TOKENS words (the fake tokenizer's tokens), each keyed by its words and the key of the
+    block before it (so by everything up to its end, as vLLM's block hashes), counted while seen before."""
     if len(blocks) > PREFIX_CACHE_MAX_BLOCKS:
         blocks.clear()
+    words = text.split()
     hits = 0
+    key = None
     leading = True
-    for end in range(PREFIX_BLOCK_CHARS, len(text) + 1, PREFIX_BLOCK_CHARS):
-        key = hash(text[:end])
+    for end in range(PREFIX_BLOCK_TOKENS, len(words) + 1, PREFIX_BLOCK_TOKENS):
+        key = hash((key, tuple(words[end - PREFIX_BLOCK_TOKENS:end])))
         if leading and key in blocks:
-            hits += PREFIX_BLOCK_CHARS // CHARS_PER_TOKEN
+            hits += PREFIX_BLOCK_TOKENS
         else:
             leading = False
             blocks.add(key)
