@@ -47,8 +47,8 @@ def _from_input(item, i):
                              % (where, item))
     unknown = sorted(k for k in item if k not in INPUT_FIELDS)
     if unknown:
-        raise PlacementError('%s has unknown field %s; accepted: %s' % (where, ', '.join(unknown),
-                                                                       ', '.join(INPUT_FIELDS)))
+        raise PlacementError('%s has unknown field %s; accepted: %s'
+                             % (where, ', '.join(unknown), ', '.join(INPUT_FIELDS)))
     for key in ('profile', 'hardware_class'):
         if not isinstance(item.get(key), str) or not item.get(key):
             raise PlacementError('%s.%s must be a non-empty string, got %r' % (where, key, item.get(key)))
@@ -79,8 +79,8 @@ def collect(fleet_reports=None, classes=None):
         if old is None:
             merged[key] = r
             continue
-        if old.get('cost_per_hour') != r.get('cost_per_hour') and None not in (old.get('cost_per_hour'),
-                                                                             r.get('cost_per_hour')):
+        prices = (old.get('cost_per_hour'), r.get('cost_per_hour'))
+        if prices[0] != prices[1] and None not in prices:
             raise PlacementError('hardware class %r has two prices: %s and %s per hour (profile %r, from %s and %s)'
                                  % (key[1], old['cost_per_hour'], r['cost_per_hour'], key[0], old['source'],
                                     r['source']))
@@ -208,9 +208,10 @@ def html_page(report, with_charts=None, title='Placement of workload profiles'):
     parts.append('<h2>Cheapest class per profile</h2><ul>')
     for p in sorted(report['per_profile']):
         b = report['per_profile'][p]
-        parts.append('<li>%s</li>' % e(('%s: %s, $%s per 1M output tokens' % (p, b['hardware_class'],
-                                                                             _fmt(b.get('cost_per_1m'), 4)))
-                                       if b['meets'] else b['message']))
+        line = b['message']
+        if b['meets']:
+            line = '%s: %s, $%s per 1M output tokens' % (p, b['hardware_class'], _fmt(b.get('cost_per_1m'), 4))
+        parts.append('<li>%s</li>' % e(line))
     parts.append('</ul>')
     fleet = report.get('fleet')
     if fleet:

@@ -35,6 +35,8 @@ HIGH_HIT_RATE = 0.5
 # Verdicts whose capacity may be used for placement: inconclusive means the client, not the server,
 # stopped the search, so the rate found still met every SLO (a lower bound of the capacity).
 USABLE = ('pass', 'inconclusive')
+# What a row keeps of each capacity step: the latency/throughput curve the placement report draws.
+STEP_KEYS = ('rate', 'verdict', 'ttft_p95_ms', 'tpot_p95_ms', 'e2e_p95_ms', 'output_tokens_per_s')
 
 
 class ProfileRunError(ValueError):
@@ -155,8 +157,7 @@ def profile_row(record):
         'ttft_later_p50_ms': later.get('p50'), 'ttft_later_p95_ms': later.get('p95'),
         'slo_met': met, 'slo_excess': slo_excess(res.get('slos')),
         'slos': dict((s.get('name'), s.get('threshold')) for s in res.get('slos') or [] if s.get('name')),
-        'steps': [dict((k, st.get(k)) for k in ('rate', 'verdict', 'ttft_p95_ms', 'tpot_p95_ms', 'e2e_p95_ms',
-                                                 'output_tokens_per_s'))
+        'steps': [dict((k, st.get(k)) for k in STEP_KEYS)
                   for st in sorted(cap.get('steps') or [], key=lambda x: x.get('rate') or 0)],
     }
     return row

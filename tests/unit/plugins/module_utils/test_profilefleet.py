@@ -57,8 +57,8 @@ def record(host, hardware, profile, res, mode='capacity'):
 def test_runs_of_built_ins_and_a_dict_with_their_modes():
     own = {'name': 'mine', 'input_tokens': 32, 'output_tokens': 16, 'slos': {'max_e2e_p95_ms': 900}}
     runs = F.role_runs(['agentic', 'batch', own], BUILTIN_DIR)
-    assert [(r['name'], r['mode']) for r in runs] == [('agentic', 'capacity'), ('batch', 'closed'),
-                                                     ('mine', 'capacity')]
+    assert [(r['name'], r['mode']) for r in runs] == [
+        ('agentic', 'capacity'), ('batch', 'closed'), ('mine', 'capacity')]
     # batch has no latency SLO: throughput only, so a closed loop (a capacity search needs a latency SLO)
     assert not runs[1]['profile'].get('slos')
     # the module gets the profile as written and validates it
@@ -102,8 +102,8 @@ def test_profile_record_of_a_looped_result():
 
 # -- rows ----------------------------------------------------------------------------------------
 def test_row_of_a_capacity_search():
-    row = F.profile_row(record('h1', 'xeon', 'agentic', result('agentic', capacity=1.5, hit=0.8, valid=1.0,
-                                                                 checked=40, turns=6, prefix=640)))
+    res = result('agentic', capacity=1.5, hit=0.8, valid=1.0, checked=40, turns=6, prefix=640)
+    row = F.profile_row(record('h1', 'xeon', 'agentic', res))
     assert row['capacity'] == 1.5 and row['rate_unit'] == 'sessions_per_s' and row['basis'] == 'capacity at SLO'
     assert row['cost_per_1m_output_tokens'] == pytest.approx(1.0 / (100 * 3600.0) * 1e6, rel=1e-5)
     assert row['slo_met'] and row['slo_excess'] is None
