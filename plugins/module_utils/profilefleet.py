@@ -209,7 +209,8 @@ def _placement(rows, target, available):
 def summarize(records, target=None, available=None):
     """Rows of every profile record, the placement inputs they give, and the placement itself."""
     rows = sorted((profile_row(r) for r in records or []), key=lambda r: (r['profile'] or '', r['host'] or ''))
-    inputs = placement_rows(rows)
+    # check mode measures nothing: no placement from it (it would say no class meets any profile)
+    inputs = placement_rows([r for r in rows if r['verdict'] != 'not_run'])
     per, fleet, error = _placement(inputs, target, available)
     return {'rows': rows, 'placement_rows': inputs, 'per_profile': per, 'fleet': fleet, 'placement_error': error,
             'target': dict(target) if target else None,

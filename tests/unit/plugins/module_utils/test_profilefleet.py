@@ -208,3 +208,11 @@ def test_report_shows_a_placement_error():
     summary = fleet_summarize([])
     summary['profiles'] = F.summarize([record('a1', 'cpu', 'chat', result('chat', price=None))])
     assert "Placement not computed: hardware class 'cpu' has no price" in render_markdown(summary)
+
+
+def test_check_mode_rows_give_no_placement():
+    res = dict(result('chat', capacity=None), verdict='not_run', capacity=None, cost=None)
+    s = F.summarize([record('a1', 'cpu', 'chat', res)], {'chat': 1})
+    assert len(s['rows']) == 1 and s['rows'][0]['verdict'] == 'not_run'
+    assert s['placement_rows'] == [] and s['per_profile'] is None and s['placement_error'] is None
+    assert '## Placement' not in '\n'.join(F.render_section(s))
