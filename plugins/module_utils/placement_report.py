@@ -160,7 +160,7 @@ def charts(report):
             pts = [(s['rate'], s['ttft_p95_ms']) for s in r['steps']
                    if s.get('rate') is not None and s.get('ttft_p95_ms') is not None]
             if pts:
-                ax.plot([x for x, _ in pts], [y for _, y in pts], marker='o', label=r['hardware_class'])
+                ax.plot([pt[0] for pt in pts], [pt[1] for pt in pts], marker='o', label=r['hardware_class'])
         ax.set_xlabel('offered load (sessions/s)')
         ax.set_ylabel('TTFT p95 (ms)')
         ax.legend(title='class')
