@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CI := scripts/ci
 SCENARIO ?=
 
-.PHONY: help demo bench-server bench-fleet bench-client bench-gate bench-vs-vllm setup setup-host images venv vllm-assets test lint sanity unit integration importer changelog e2e molecule clean
+.PHONY: help demo bench-server bench-fleet bench-client bench-gate bench-vs-vllm bench-profiles setup setup-host images venv vllm-assets test lint sanity unit integration importer changelog e2e molecule clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -62,6 +62,11 @@ bench-gate:  ## the gate's engine on a fake server of known capacity: capacity s
 bench-vs-vllm:  ## the gate vs `vllm bench serve` on the real vLLM CPU server: output tok/s, TTFT p50/p95, TPOT p50 within 10%
 	source $(CI)/common.sh && mkdir -p "$$WORKDIR/logs" && \
 	python3 benchmarks/bench_gate_vs_vllm_bench.py --rounds 5 --pin --json "$$WORKDIR/logs/bench-vs-vllm.json" $${BENCH_VS_ARGS:-}
+
+# env: BENCH_PROFILES_ARGS (extra bench_profiles.py arguments, e.g. --profiles agentic,chat --budget-s 60).
+bench-profiles:  ## every built-in workload profile on the real vLLM CPU server: capacity at its SLOs, cost per 1M (<= 15 min)
+	source $(CI)/common.sh && mkdir -p "$$WORKDIR/logs" && \
+	python3 benchmarks/bench_profiles.py --json "$$WORKDIR/logs/bench-profiles.json" $${BENCH_PROFILES_ARGS:-}
 
 clean:  ## remove build output (keeps venv and images)
 	rm -rf tests/output /var/tmp/inferops-vllm/build /var/tmp/inferops-vllm/sanity

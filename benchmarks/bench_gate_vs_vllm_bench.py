@@ -105,11 +105,12 @@ def collection_path():
     parts = ROOT.split(os.sep)
     if len(parts) > 3 and parts[-3:-2] == ['ansible_collections']:
         return os.sep.join(parts[:-3])
-    shared = os.path.join(ASSETS, 'collections')
-    link = os.path.join(shared, 'ansible_collections', 'inferops', 'vllm')
-    if os.path.realpath(link) == os.path.realpath(ROOT):
-        return shared
-    tmp = os.path.join(tempfile.gettempdir(), 'inferops-bench-collections')
+    for shared in (os.environ.get('INFEROPS_COLLECTIONS_DIR'), os.path.join(ASSETS, 'collections')):
+        link = os.path.join(shared or '', 'ansible_collections', 'inferops', 'vllm')
+        if shared and os.path.realpath(link) == os.path.realpath(ROOT):
+            return shared
+    # one directory per checkout: a link left by another checkout must not be imported instead of this one
+    tmp = os.path.join(tempfile.gettempdir(), 'inferops-bench-collections-%s' % ROOT.strip(os.sep).replace(os.sep, '-'))
     link = os.path.join(tmp, 'ansible_collections', 'inferops', 'vllm')
     if not os.path.islink(link):
         os.makedirs(os.path.dirname(link), exist_ok=True)
@@ -157,7 +158,8 @@ def get(url, timeout=10.0):
 class Server(object):
     """The real vLLM OpenAI server in its own process group; a context manager that always stops it."""
 
-    def __init__(self, venv, model_dir, served_name, port, workdir, ready_timeout=600.0, cpus=None):
+    def __init__(self, venv, model_dir, served_name, port, workdir, ready_timeout=600.0, extra_args=(), cpus=None):
+        self.extra_args = list(extra_args)
         self.cpus = cpus   # a set of CPU ids the server is confined to (--pin), or None for all
         self.venv = venv
         self.model_dir = model_dir
@@ -181,7 +183,7 @@ class Server(object):
         confine = (lambda: os.sched_setaffinity(0, self.cpus)) if self.cpus else None
         cmd = [os.path.join(self.venv, 'bin', 'python'), '-m', 'vllm.entrypoints.openai.api_server',
                '--model', self.model_dir, '--served-model-name', self.served_name, '--enforce-eager',
-               '--max-model-len', '2048', '--port', str(self.port), '--host', '127.0.0.1']
+               '--max-model-len', '2048', '--port', str(self.port), '--host', '127.0.0.1'] + self.extra_args
         t0 = time.time()
         with open(self.log, 'wb') as logf:
             self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -9,6 +9,7 @@ cost per 1M tokens charged once per host (never once per endpoint)."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.inferops.vllm.plugins.module_utils.profilefleet import render_section as profile_section
 from ansible_collections.inferops.vllm.plugins.module_utils.telemetry import brief as telemetry_brief
 
 SCOPES = ('host', 'instance')
@@ -396,6 +397,10 @@ def render_markdown(summary, title='vLLM fleet throughput report'):
     lines.append('')
     lines.extend(_cost_lines(summary))
     lines.extend(_telemetry_lines(summary))
+    section = profile_section(summary.get('profiles'))
+    if section:
+        lines.append('')
+        lines.extend(section)
     failing = [r for r in summary['rows'] if r['verdict'] != 'pass']
     if failing:
         lines.append('')

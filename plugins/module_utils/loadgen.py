@@ -27,11 +27,11 @@ from ansible_collections.inferops.vllm.plugins.module_utils.capacity import Capa
 from ansible_collections.inferops.vllm.plugins.module_utils.gateclient import Gate, GateError
 from ansible_collections.inferops.vllm.plugins.module_utils.gatefigures import cross_check, phase_figures
 from ansible_collections.inferops.vllm.plugins.module_utils.httpclient import HttpError, fetch
-from ansible_collections.inferops.vllm.plugins.module_utils.loadrecord import Recorder, Tally
+from ansible_collections.inferops.vllm.plugins.module_utils.loadrecord import Recorder, Tally, missing_tool_flags
 from ansible_collections.inferops.vllm.plugins.module_utils.loadsched import Phase
 from ansible_collections.inferops.vllm.plugins.module_utils.profiles import ProfileError, check_fits, gate_arrival
 from ansible_collections.inferops.vllm.plugins.module_utils.profiles import validate as validate_profile
-from ansible_collections.inferops.vllm.plugins.module_utils.profilework import ProfileDriver
+from ansible_collections.inferops.vllm.plugins.module_utils.profilework import ProfileDriver, tool_parsing_refused
 
 __all__ = ['DEFAULTS', 'Gate', 'GateError', 'normalize', 'run_gate']
 
@@ -248,16 +248,29 @@ def _asked(gate):
 
 
 async def _warmup(gate, result, tally):
-    """Warm-up requests (discarded); returns the median time a request spends in the server."""
+    """Warm-up requests (discarded); returns the median time a request spends in the server.
+
+    A tool profile sends at least one (a probe when warmup_requests is 0): a server started without a
+    tool-call parser refuses every tool call, and the gate says which flag is missing before any load.
+    """
     o = gate.o
     n_warm = int(o['warmup_requests'])
-    if n_warm <= 0:
+    tools = gate.driver is not None and gate.driver.expects == 'tool_call'
+    if n_warm <= 0 and not tools:
         return None
+    n_sent = max(1, n_warm)
     rec = Recorder(tally)
-    conc = min(n_warm, int(o['concurrency'] or DEFAULT_CLOSED_CONCURRENCY))
+    conc = min(n_sent, int(o['concurrency'] or DEFAULT_CLOSED_CONCURRENCY))
     # with a profile: first turns of sessions only (no think time in a warm-up)
     send = gate.driver.sender(rec, first_turn_only=True) if gate.driver is not None else gate.sender(rec)
-    await Phase(rec, send, conc, n_warm).run()
+    await Phase(rec, send, conc, n_sent).run()
+    # the server's HTTP 400 naming the flag, not an invalid answer (whose message gives the same advice)
+    refusal = [m for k, m in rec.examples.items() if k == 'http_400' and missing_tool_flags(m)] if tools else []
+    if refusal:
+        raise GateError(tool_parsing_refused(o['profile'], gate.url, refusal[0]))
+    if n_warm <= 0:
+        result['tool_probe'] = {'requests': n_sent, 'failed': len(rec.failed()), 'errors': rec.errors}
+        return None
     result['warmup'] = {'requests': n_warm, 'failed': len(rec.failed()), 'errors': rec.errors}
     if len(rec.failed()) == n_warm:
         kind = sorted(rec.errors.items(), key=lambda kv: -kv[1])[0][0]
@@ -639,8 +652,10 @@ def _warn(gate, result, figs, cross):
 
 
 def _shares_prefix(gate):
-    """Whether the profile shares a prefix on purpose (a high prefix-cache hit rate is then expected)."""
-    return bool(gate.o['profile']['shared_prefix']['tokens'])
+    """Whether the profile hits the prefix cache on purpose (a high hit rate is then expected): a shared
+    prefix, or later turns that carry the earlier ones."""
+    p = gate.o['profile']
+    return bool(p['shared_prefix']['tokens']) or p['turns']['max'] > 1
 
 
 def _measured(o, figs, cross, per_trial, capacity=None):

@@ -141,6 +141,18 @@ class Recorder(object):
         self.any_success = True
 
 
+def missing_tool_flags(text):
+    """The server flags a vLLM refusal of a tool call names (``"auto" tool choice requires
+    --enable-auto-tool-choice and --tool-call-parser to be set``); [] for any other text."""
+    text = text or ''
+    if 'tool-call-parser' not in text:
+        return []
+    flags = ['--tool-call-parser <parser>']
+    if 'enable-auto-tool-choice' in text:
+        flags.insert(0, '--enable-auto-tool-choice')
+    return flags
+
+
 def status_error(status, text, ctx):
     """(kind, message) for a non-200 answer to a completion request."""
     detail = error_text(text)
@@ -154,6 +166,10 @@ def status_error(status, text, ctx):
         served = ctx.get('served') or []
         return 'http_404', ('HTTP 404 (%s): model %r is not served here; served models: %s: set model to one of them'
                             % (detail, ctx.get('model'), ', '.join(served) or 'unknown'))
+    if status == 400 and 'tool-call-parser' in (detail or ''):
+        return 'http_400', ('HTTP 400 (%s): the server has no tool-call parser, so it refuses tool calls: start vLLM '
+                            'with %s (the server role sets them from server_tool_call_family)'
+                            % (detail, ' '.join(missing_tool_flags(detail))))
     if status == 400:
         return 'http_400', ('HTTP 400 (%s): the server refused the request; check prompt_tokens + output_tokens '
                             'against max_model_len and that the server is vLLM (ignore_eos, min_tokens)' % detail)

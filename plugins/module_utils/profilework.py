@@ -114,6 +114,18 @@ def with_answers(body, answers):
     return dict(body, messages=out)
 
 
+def tool_parsing_refused(profile, url, message):
+    """The gate's refusal of a tool profile against a server without tool parsing (its warm-up's answer)."""
+    choice = profile['tool_choice']
+    flags = '--enable-auto-tool-choice --tool-call-parser <parser>' if choice == 'auto' else \
+        '--tool-call-parser <parser> (and --enable-auto-tool-choice for tool_choice auto)'
+    return ("profile '%s' sends tools with tool_choice %r, but the server at %s was started without tool parsing: "
+            "missing server flag %s. It answered: %s. Start vLLM with %s, the parser of the model's family (the "
+            "server role: server_tool_call_family), or run a profile without tools"
+            % (profile['name'], choice, url, '--tool-call-parser' if choice != 'auto' else
+               '--enable-auto-tool-choice / --tool-call-parser', message, flags))
+
+
 class ProfileDriver(object):
     """Sends a validated profile's sessions through a Gate (its pools, seed, model, options)."""
 

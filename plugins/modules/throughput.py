@@ -301,6 +301,9 @@ options:
         I(capacity_start_rate), I(capacity_min_rate), I(capacity_max_rate) and the capacity found are B(sessions
         per second) (C(capacity.rate_unit=sessions_per_s)). Warm-up requests are first turns of sessions.
       - Every request carries the session key in the C(x-session-id) header and the body's C(user) field.
+      - A profile with tools sends at least one warm-up request (one even with I(warmup_requests=0)); a server started
+        without a tool-call parser refuses it with HTTP 400 and the gate fails there, naming the missing server flag
+        (C(--tool-call-parser), and C(--enable-auto-tool-choice) for C(tool_choice=auto)).
     type: dict
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
@@ -512,6 +515,14 @@ warmup:
   returned: when warmup_requests > 0 and not check mode
   type: dict
   sample: {requests: 8, failed: 0, errors: {}, e2e_median_ms: 212.4}
+tool_probe:
+  description:
+    - With a tool profile and I(warmup_requests=0) - the one request sent first to learn whether the server parses
+      tool calls (a server without C(--tool-call-parser) fails the gate there, naming the flag); excluded from all
+      figures.
+  returned: when profile has tools, warmup_requests is 0 and not check mode
+  type: dict
+  sample: {requests: 1, failed: 0, errors: {}}
 window:
   description:
     - Measured window (first send to last completion), issuing time and drain time in seconds, and the window's

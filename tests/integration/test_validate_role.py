@@ -145,6 +145,53 @@ def test_targets_without_url_are_named(tmp_path, collections_dir):
     assert rc != 0 and 'validate_targets[0] needs name and url' in out
 
 
+def test_two_workload_profiles_per_host_and_their_placement(servers, tmp_path, collections_dir):
+    a, _b = servers
+    rc, out, fleet = play(tmp_path, collections_dir, {
+        'validate_targets': [{'name': 'only', 'url': a.url}], 'validate_host_cost_per_hour': 2.0,
+        'validate_profiles': ['agentic', 'chat'], 'validate_capacity_step_s': 1.5, 'validate_capacity_budget_s': 25,
+        'validate_placement_target': {'agentic': 3, 'chat': 1}})
+    assert rc == 0, out
+    prof = fleet['summary']['profiles']
+    rows_ = dict((r['profile'], r) for r in prof['rows'])
+    assert sorted(rows_) == ['agentic', 'chat']
+    for name, r in rows_.items():
+        assert r['mode'] == 'capacity' and r['verdict'] in ('pass', 'inconclusive'), (name, r['msg'])
+        assert r['capacity'] > 0 and r['output_tokens_per_s'] > 0 and r['cost_per_1m_output_tokens'] > 0, r
+        assert r['cost_per_1m_output_tokens'] == pytest.approx(2.0 / (r['output_tokens_per_s'] * 3600) * 1e6,
+                                                               rel=1e-4)
+        assert r['prefix_cache_hit_rate'] is not None and not r['high_hit_rate_warning']
+        assert r['ttft_first_p50_ms'] > 0
+    # agentic: tool calls checked, later turns carry the earlier ones
+    assert rows_['agentic']['valid_rate'] == 1.0 and rows_['agentic']['answers_checked'] > 0
+    assert rows_['agentic']['ttft_later_p50_ms'] > 0 and rows_['agentic']['builds_cache_hits']
+    assert rows_['chat']['valid_rate'] is None
+    # one class measured: it is the cheapest for both, and the fleet covers the target
+    assert prof['placement_error'] is None
+    assert prof['per_profile']['agentic']['hardware_class'] == 'test'
+    assert prof['fleet']['profiles']['agentic']['capacity_rps'] >= 3
+    results = dict((r['profile'], r['result']) for r in fleet['profile_results'])
+    assert results['agentic']['config']['profile'] == 'agentic'
+    md = (tmp_path / 'report' / 'fleet.md').read_text()
+    assert '## Workload profiles' in md and '| localhost | test | agentic |' in md and '## Placement' in md
+    assert (tmp_path / 'report' / 'localhost' / 'profile-agentic.md').exists()
+    if os.environ.get('INFEROPS_RECORD_PLACEMENT_FIXTURE'):
+        # how tests/fixtures/placement/fleet-cpu.json (test_placement_playbook.py) was recorded
+        with open(os.environ['INFEROPS_RECORD_PLACEMENT_FIXTURE'], 'w') as f:
+            json.dump(fleet, f, indent=1, sort_keys=True)
+
+
+def test_unknown_profile_is_refused_before_any_load(servers, tmp_path, collections_dir):
+    a, _b = servers
+    before = a.stats()['requests']
+    rc, out, _fleet = play(tmp_path, collections_dir, {
+        'validate_targets': [{'name': 'only', 'url': a.url}], 'validate_profiles': ['agentic', 'agentick']})
+    assert rc != 0
+    assert "validate_profiles: unknown profile 'agentick'" in out
+    assert 'agentic, batch, chat, long_generation, rag, summarization' in out
+    assert a.stats()['requests'] == before
+
+
 def rapl_counters():
     """The RAPL package/dram zones of this machine whose energy_uj can be read (none in most VMs)."""
     zones = []

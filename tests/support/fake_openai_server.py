@@ -42,6 +42,13 @@ Workload profiles (tools, structured output, session affinity):
 - A request with ``response_format`` {type: json_schema} is answered with the smallest JSON
   document valid against the schema (4 characters per token; cut short by max_tokens it is
   invalid, finish_reason "length"). ``{type: json_object}`` gets ``{}``.
+- tool_parser=false: the server was started without --tool-call-parser (and --enable-auto-tool-choice):
+  a chat request with tools and a tool_choice other than "none" gets vLLM's HTTP 400 ('"auto" tool
+  choice requires --enable-auto-tool-choice and --tool-call-parser to be set', or 'tool_choice=
+  "required" requires --tool-call-parser to be set').
+- prefix_cache=true: a prefix cache as vLLM's counts it: a prompt's words (the fake tokenizer's tokens)
+  in blocks of 16, each block keyed by everything up to its end; the leading blocks seen before are hits. /metrics then has
+  vllm:prefix_cache_queries_total / _hits_total in tokens (off: queries = prompt tokens, hits 0).
 - invalid_output_rate (0 = off, 1 = always): that share of tool-call and JSON answers is wrong on
   purpose (tool arguments that are not JSON; a JSON document of the wrong type), for negative tests.
 - Every completion request's ``x-session-id`` header and body ``user`` field are recorded:
@@ -98,7 +105,11 @@ DEFAULTS = {
     'usage_on_last_chunk': False,
     'die_after_requests': 0,
     'invalid_output_rate': 0.0,
+    'tool_parser': True,
+    'prefix_cache': False,
 }
+PREFIX_BLOCK_TOKENS = 16     # vLLM's default KV cache block size
+PREFIX_CACHE_MAX_BLOCKS = 200000
 SESSION_LOG_MAX = 10000
 CHARS_PER_TOKEN = 4
 
@@ -159,6 +170,40 @@ def _split(text, size=CHARS_PER_TOKEN):
     return [text[i:i + size] for i in range(0, len(text), size)] or ['']
 
 
+def _prefix_hits(blocks, text):
+    """Tokens of ``text`` served from the prefix cache ``blocks`` (a set, updated): whole blocks of
+    PREFIX_BLOCK_TOKENS words (the fake tokenizer's tokens), each keyed by its words and the key of the
+    block before it (so by everything up to its end, as vLLM's block hashes), counted while seen before."""
+    if len(blocks) > PREFIX_CACHE_MAX_BLOCKS:
+        blocks.clear()
+    words = text.split()
+    hits = 0
+    key = None
+    leading = True
+    for end in range(PREFIX_BLOCK_TOKENS, len(words) + 1, PREFIX_BLOCK_TOKENS):
+        key = hash((key, tuple(words[end - PREFIX_BLOCK_TOKENS:end])))
+        if leading and key in blocks:
+            hits += PREFIX_BLOCK_TOKENS
+        else:
+            leading = False
+            blocks.add(key)
+    return hits
+
+
+def _no_tool_parser(req):
+    """vLLM's refusal of a tool call when it was started without a tool-call parser, or None."""
+    choice = req.get('tool_choice')
+    if not req.get('tools') or choice in (None, 'none'):
+        return None
+    if choice == 'auto':
+        return '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
+    if isinstance(choice, dict):
+        desc = 'function "%s"' % ((choice.get('function') or {}).get('name'))
+    else:
+        desc = '"%s"' % choice
+    return 'tool_choice=%s requires --tool-call-parser to be set' % desc
+
+
 def _tool_name(req):
     """(function name, named: bool) a tool-call answer uses, or (None, False) for no tool call."""
     tools = [t for t in req.get('tools') or [] if isinstance(t, dict) and isinstance(t.get('function'), dict)]
@@ -201,6 +246,9 @@ class Histogram(object):
 class Stats(object):
     def __init__(self):
         self.prompt_tokens = 0
+        self.prefix_queries = 0
+        self.prefix_hits = 0
+        self.prefix_blocks = set()
         self.generation_tokens = 0
         self.success = {'stop': 0, 'length': 0, 'abort': 0, 'error': 0}
         self.running = 0          # requests being served (holding a slot)
@@ -323,10 +371,12 @@ class FakeServer(object):
             lines.extend(hist.lines(name, lb))
         lines.append('# HELP vllm:prefix_cache_queries_total Prefix cache queries, in terms of number of queried tokens.')
         lines.append('# TYPE vllm:prefix_cache_queries_total counter')
-        lines.append('vllm:prefix_cache_queries_total{engine="0",%s} %s' % (lb, float(s.prompt_tokens)))
+        cached = self.cfg['prefix_cache']
+        lines.append('vllm:prefix_cache_queries_total{engine="0",%s} %s'
+                     % (lb, float(s.prefix_queries if cached else s.prompt_tokens)))
         lines.append('# HELP vllm:prefix_cache_hits_total Prefix cache hits, in terms of number of cached tokens.')
         lines.append('# TYPE vllm:prefix_cache_hits_total counter')
-        lines.append('vllm:prefix_cache_hits_total{engine="0",%s} 0.0' % lb)
+        lines.append('vllm:prefix_cache_hits_total{engine="0",%s} %s' % (lb, float(s.prefix_hits if cached else 0)))
         return ('\n'.join(lines) + '\n').encode('utf-8')
 
     def ready(self):
@@ -610,6 +660,15 @@ class _Conn(asyncio.Protocol):
                           "(%d in the messages, %d in the completion)." % (cfg['max_model_len'], prompt_tokens +
                                                                            max_tokens, prompt_tokens, max_tokens),
                      'BadRequestError'))
+            return None
+        if cfg['prefix_cache']:
+            text = ' '.join(str(m.get('content') or '') for m in req.get('messages') or []) if chat \
+                else str(req.get('prompt', ''))
+            st.prefix_queries += prompt_tokens
+            st.prefix_hits += min(prompt_tokens, _prefix_hits(st.prefix_blocks, text))
+        refusal = None if cfg['tool_parser'] or not chat else _no_tool_parser(req)
+        if refusal:
+            w(_error(400, refusal, 'BadRequestError'))
             return None
         rng = srv.rng
         if cfg['fail_rate'] and rng.random() < cfg['fail_rate']:

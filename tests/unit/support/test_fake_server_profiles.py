@@ -178,3 +178,48 @@ def test_a_generated_agentic_session_round_trips_through_the_fake_server():
             assert P.check_answer(p, msg) == (True, None) and finish == 'tool_calls'
         st = http_json(srv.url, 'GET', '/_admin/stats')[1]
         assert st['sessions'] == {s['key']: 3}
+
+
+def test_without_tool_parser_tool_calls_get_vllms_refusal():
+    with fake(tool_parser=False) as srv:
+        ans, status = post(srv.url, body(tools=TOOLS, tool_choice='required'))
+        assert status == 400 and ans['message'] == 'tool_choice="required" requires --tool-call-parser to be set'
+        ans, status = post(srv.url, body(tools=TOOLS, tool_choice='auto'))
+        assert status == 400
+        assert ans['message'] == '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
+        ans, status = post(srv.url, body(tools=TOOLS, tool_choice={'type': 'function', 'function': {'name': 'search'}}))
+        assert status == 400 and ans['message'] == 'tool_choice=function "search" requires --tool-call-parser to be set'
+        # tool_choice none, and no tools at all, are served
+        assert post(srv.url, body(tools=TOOLS, tool_choice='none'))[1] == 200
+        assert post(srv.url, body())[1] == 200
+
+
+def _prefix_counters(srv):
+    conn = http.client.HTTPConnection('127.0.0.1', int(srv.url.rsplit(':', 1)[1]), timeout=10)
+    try:
+        conn.request('GET', '/metrics')
+        text = conn.getresponse().read().decode('utf-8')
+    finally:
+        conn.close()
+    out = {}
+    for ln in text.splitlines():
+        for name in ('vllm:prefix_cache_queries_total', 'vllm:prefix_cache_hits_total'):
+            if ln.startswith(name + '{'):
+                out[name.split(':')[1]] = float(ln.rsplit(' ', 1)[1])
+    return out
+
+
+def test_prefix_cache_counts_leading_blocks_seen_before():
+    shared = ' '.join('w%d' % i for i in range(165))      # 10 whole blocks of 16 words (tokens), 5 words more
+    with fake(prefix_cache=True) as srv:
+        post(srv.url, body(messages=[{'role': 'user', 'content': shared + ' first question'}]))
+        first = _prefix_counters(srv)
+        assert first['prefix_cache_hits_total'] == 0 and first['prefix_cache_queries_total'] > 0
+        post(srv.url, body(messages=[{'role': 'user', 'content': shared + ' another one'}]))
+        second = _prefix_counters(srv)
+        # the 10 shared blocks; the 11th mixes shared and new words, so it misses
+        assert second['prefix_cache_hits_total'] == 160
+    with fake() as srv:                   # off by default: hits stay 0
+        post(srv.url, body(messages=[{'role': 'user', 'content': shared}]))
+        post(srv.url, body(messages=[{'role': 'user', 'content': shared}]))
+        assert _prefix_counters(srv)['prefix_cache_hits_total'] == 0

@@ -117,7 +117,10 @@ def test_tool_profile_with_invalid_calls_fails_with_invalid_output(fake):
     assert p['valid_rate'] == pytest.approx((20 - bad) / 20.0)
     assert res['requests']['error_rate'] == pytest.approx(bad / 20.0)
     assert res['goodput']['good_requests'] == 20 - bad
-    assert fake.stats()['invalid_outputs'] - before == bad
+    # plus the tool probe a tool profile sends without a warm-up (it checks the server parses tool calls)
+    probe = res['tool_probe']
+    assert probe['requests'] == 1
+    assert fake.stats()['invalid_outputs'] - before == bad + probe['errors'].get('invalid_output', 0)
     assert 'arguments are not JSON' in p['invalid_example'] and 'tool-call-parser' in p['invalid_example']
     assert 'max_error_rate' in res['msg']
     # the server finished the invalid ones: the cross-check still agrees
@@ -300,3 +303,49 @@ def test_capacity_search_over_multi_turn_sessions(fake):
     # the rate searched is sessions per second: each brings 3-4 requests
     assert res['throughput']['requests_per_s'] > 2 * cap['requests_per_s'], (res['throughput'], cap)
     assert res['profile']['ttft_ms']['later_turns']['count'] > 0
+
+
+def test_tool_profile_against_a_server_without_tool_parsing_names_the_missing_flag(fake):
+    fake.configure(tool_parser=False)
+    before = fake.stats()['requests']
+    with pytest.raises(GateError) as exc:
+        run_gate(base(fake, agentic(), num_requests=4, warmup_requests=0))
+    msg = exc.value.message
+    assert "profile 'agentic' sends tools with tool_choice 'required'" in msg
+    assert 'started without tool parsing: missing server flag --tool-call-parser' in msg
+    assert 'tool_choice="required" requires --tool-call-parser to be set' in msg       # vLLM's own words
+    assert 'server_tool_call_family' in msg
+    # refused at its first request (a warm-up one even with warmup_requests 0), before any measured load
+    assert fake.stats()['requests'] - before == 1
+
+
+def test_auto_tool_choice_without_tool_parsing_names_both_flags(fake):
+    fake.configure(tool_parser=False)
+    prof = small('auto', tools=TOOLS, tool_choice='auto', output_tokens=TOOL_OUT)
+    with pytest.raises(GateError) as exc:
+        run_gate(base(fake, prof, num_requests=2))
+    assert 'missing server flag --enable-auto-tool-choice / --tool-call-parser' in exc.value.message
+
+
+def test_profile_without_tools_runs_on_a_server_without_tool_parsing(fake):
+    fake.configure(tool_parser=False)
+    res = run_gate(base(fake, small('plain'), num_requests=4))
+    assert_met(res)
+
+
+def test_prefix_cache_hits_of_a_profile_built_to_hit_raise_no_warning(fake):
+    fake.configure(prefix_cache=True)
+    res = run_gate(base(fake, agentic(), num_requests=6, concurrency=3, warmup_requests=1))
+    assert_met(res)
+    hit = res['cross_check']['server']['prefix_cache_hit_rate']
+    assert hit > 0.5, res['cross_check']['server']           # shared system prompt + growing turns
+    assert not [w for w in res['warnings'] + res.get('gate_warnings', []) if 'prefix cache' in w]
+
+
+def test_prefix_cache_hits_of_repeated_plain_prompts_warn(fake):
+    fake.configure(prefix_cache=True)
+    prof = small('plain', input_tokens=200, output_tokens=4)
+    run_gate(base(fake, prof, num_requests=4, seed=5))
+    res = run_gate(base(fake, prof, num_requests=4, seed=5))      # the same seed sends the same prompts again
+    assert res['cross_check']['server']['prefix_cache_hit_rate'] > 0.5
+    assert [w for w in res['warnings'] if 'from its prefix cache' in w]

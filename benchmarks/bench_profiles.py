@@ -1,0 +1,174 @@
+#!/usr/bin/env python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, inferops.vllm contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""make bench-profiles: every built-in workload profile against the real vLLM CPU server with the tiny model.
+
+One vLLM server (tools parsed: --enable-auto-tool-choice --tool-call-parser of the tiny model's family,
+so the agentic profile's tool calls are answered) serves every built-in profile of the validate role
+in turn: a capacity search at the profile's own SLOs (closed-loop throughput for a profile without a
+latency SLO, batch), and the cost per 1M output tokens at that capacity for a host costing
+--cost-per-hour. Prints one table row per profile (the validate role's fleet-report row:
+profilefleet.profile_row) and fails when a profile could not be measured or the whole run took
+longer than --max-total-s (15 minutes).
+
+--fake runs the same thing against tests/support/fake_openai_server.py (4 slots, 20 ms to the first
+token, 2 ms per token, prefix cache on) with short budgets: a test of this script, not a benchmark.
+
+    python3 benchmarks/bench_profiles.py [--profiles agentic,chat] [--json out.json]
+    python3 benchmarks/bench_profiles.py --fake --budget-s 6
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import argparse
+import os
+import signal
+import shutil
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'support'))
+# pylint: disable=wrong-import-position
+from bench_gate_vs_vllm_bench import ASSETS, BenchError, Server, free_port  # noqa: E402
+from report_table import finish, fmt, table  # noqa: E402
+from ansible_collections.inferops.vllm.plugins.module_utils import profilefleet, profiles  # noqa: E402
+from ansible_collections.inferops.vllm.plugins.module_utils.loadgen import GateError, run_gate  # noqa: E402
+from ansible_collections.inferops.vllm.plugins.module_utils.toolparsers import server_args  # noqa: E402
+# pylint: enable=wrong-import-position
+
+BUILTIN_DIR = os.path.join(ROOT, 'roles', 'validate', 'files', 'profiles')
+# The tiny test model is a Llama: its tool calls are read with the Llama 3 JSON parser.
+TINY_FAMILY = 'llama-3'
+FAKE = {'slots': 4, 'ttft_s': 0.02, 'token_delay_s': 0.002, 'prefix_cache': True}
+# Budget weights: long answers need long steps to finish enough requests (see loadgen._step_seconds).
+WEIGHT = {'long_generation': 2.0, 'summarization': 1.2}
+HEADER = ['profile', 'mode', 'verdict', 'capacity', 'output tok/s', '$ per 1M output tok', 'prefix cache hits',
+          'valid answers', 'TTFT p50 first / later ms', 'limited by', 'wall s']
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
+    p.add_argument('--profiles', default=','.join(profiles.builtin_names(BUILTIN_DIR)),
+                   help='comma-separated built-in profiles (default: all)')
+    p.add_argument('--budget-s', type=float, default=110.0,
+                   help='capacity search budget of one profile (weighted up for long answers)')
+    p.add_argument('--step-s', type=float, default=10.0, help='length of one capacity step')
+    p.add_argument('--closed-s', type=float, default=45.0, help='measured window of a profile without a latency SLO')
+    p.add_argument('--concurrency', type=int, default=8, help='sessions in flight, closed loop (batch)')
+    p.add_argument('--cost-per-hour', type=float, default=1.0, help='price of the host, for cost per 1M tokens')
+    p.add_argument('--max-total-s', type=float, default=900.0, help='fail when the whole run takes longer')
+    p.add_argument('--seed', type=int, default=1500)
+    p.add_argument('--fake', action='store_true', help='run against the fake server (tests this script)')
+    p.add_argument('--vllm-venv', default=os.path.join(ASSETS, 'vllm-venv'))
+    p.add_argument('--model-dir', default=os.path.join(ASSETS, 'models', 'tiny-llama'))
+    p.add_argument('--served-model-name', default='tiny-llama')
+    p.add_argument('--json', help='write the rows and results here')
+    a = p.parse_args(argv)
+    a.profiles = [x.strip() for x in a.profiles.split(',') if x.strip()]
+    return a
+
+
+def gate_options(a, url, run):
+    """The throughput gate's options for one profile run (``run``: one of profilefleet.role_runs)."""
+    o = {'url': url, 'profile': run['profile'], 'mode': run['mode'], 'seed': a.seed, 'warmup_requests': 4,
+         'host_cost_per_hour': a.cost_per_hour, 'request_timeout_s': 300.0, 'on_inconclusive': 'warn'}
+    if run['mode'] == 'capacity':
+        o.update(capacity_budget_s=a.budget_s * WEIGHT.get(run['name'], 1.0), capacity_step_s=a.step_s)
+    else:
+        o.update(concurrency=a.concurrency, duration_s=a.closed_s)
+    return o
+
+
+def measure(a, url, runs, out):
+    """Run every profile; append (row, result) to ``out``; the gate's refusal is a row with verdict error."""
+    for run in runs:
+        print('%s: %s ...' % (run['name'], 'capacity search' if run['mode'] == 'capacity' else 'closed loop'),
+              flush=True)
+        t0 = time.time()
+        try:
+            res = run_gate(gate_options(a, url, run))
+        except GateError as exc:
+            res = dict(getattr(exc, 'result', None) or {}, verdict='error', msg=exc.message)
+        wall = time.time() - t0
+        row = profilefleet.profile_row({'host': 'bench', 'target': 'server', 'profile': run['name'],
+                                        'mode': run['mode'], 'hardware': 'this machine', 'result': res})
+        row['wall_s'] = round(wall, 1)
+        out.append((row, res))
+        print('  %s in %.0f s: %s' % (row['verdict'], wall, (res.get('msg') or '').split('\n')[0][:300]), flush=True)
+
+
+def report_rows(rows):
+    """The printed table (header first)."""
+    lines = [HEADER]
+    for r in rows:
+        valid = 'n/a' if r['valid_rate'] is None else '%.1f%% of %s' % (100 * r['valid_rate'], r['answers_checked'])
+        hit = 'n/a' if r['prefix_cache_hit_rate'] is None else '%.1f%%' % (100 * r['prefix_cache_hit_rate'])
+        lines.append([r['profile'], r['mode'], r['verdict'],
+                      '%s %s' % (fmt(r['capacity'], 3), profilefleet.UNIT.get(r['rate_unit'], r['rate_unit'])),
+                      fmt(r['output_tokens_per_s']), fmt(r['cost_per_1m_output_tokens'], 4), hit, valid,
+                      '%s / %s' % (fmt(r['ttft_first_p50_ms']), fmt(r['ttft_later_p50_ms'])),
+                      r['limiting_slo'] or '-', fmt(r.get('wall_s'))])
+    return lines
+
+
+def verdicts(rows, total_s, max_total_s):
+    """What makes the benchmark fail: a profile not measured (error), or the run over its time."""
+    failed = ['%s: %s' % (r['profile'], r['msg'].split('\n')[0][:200]) for r in rows if r['verdict'] == 'error']
+    if total_s > max_total_s:
+        failed.append('the run took %.0f s, more than %.0f s' % (total_s, max_total_s))
+    return failed
+
+
+def main(argv=None):
+    a = parse_args(argv)
+    try:
+        runs = profilefleet.role_runs(a.profiles, BUILTIN_DIR, '--profiles')
+    except profilefleet.ProfileRunError as exc:
+        print(str(exc))
+        return 2
+    signal.signal(signal.SIGTERM, lambda *_args: sys.exit(143))
+    out = []
+    t0 = time.time()
+    workdir = tempfile.mkdtemp(prefix='bench-profiles-')
+    try:
+        if a.fake:
+            from fake_openai_server import FakeServerProcess  # pylint: disable=import-outside-toplevel
+            with FakeServerProcess(FAKE) as srv:
+                print('fake server on %s (%s)' % (srv.url, FAKE), flush=True)
+                measure(a, srv.url, runs, out)
+        else:
+            for path, what in ((os.path.join(a.vllm_venv, 'bin', 'python'), '--vllm-venv'),
+                               (a.model_dir, '--model-dir')):
+                if not os.path.exists(path):
+                    print('%s not found (%s; make vllm-assets builds it)' % (path, what))
+                    return 2
+            port = free_port()
+            tools = server_args(TINY_FAMILY)
+            print('starting vLLM (%s, %s) on 127.0.0.1:%d ...' % (a.model_dir, ' '.join(tools), port), flush=True)
+            with Server(a.vllm_venv, a.model_dir, a.served_model_name, port, workdir, extra_args=tools) as srv:
+                print('ready in %.0f s' % srv.ready_s, flush=True)
+                measure(a, srv.url, runs, out)
+    except (BenchError, OSError, RuntimeError) as exc:
+        print('could not run the benchmark: %s' % exc)
+        return 2
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    total = time.time() - t0
+    rows = [r for r, _res in out]
+    print()
+    print(table(report_rows(rows)))
+    print()
+    print('%d profiles in %.0f s (server start included), host priced at %s per hour%s.'
+          % (len(rows), total, a.cost_per_hour, ' - FAKE SERVER, not a benchmark' if a.fake else ''))
+    figures = {'date': time.strftime('%Y-%m-%d %H:%M:%S %z'), 'fake': a.fake, 'total_s': round(total, 1),
+               'cpus': os.cpu_count(), 'rows': rows, 'results': [res for _r, res in out]}
+    return finish('bench-profiles', verdicts(rows, total, a.max_total_s), figures, a.json)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,95 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, inferops.vllm contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Model families and vLLM tool-call parsers: the table, the server arguments, an unknown family, and the
+server role's instances.json.j2 rendering them into every instance's vLLM command line."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+
+import pytest
+import yaml
+
+from ansible_collections.inferops.vllm.plugins.module_utils import toolparsers as T
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
+ROLE = os.path.join(ROOT, 'roles', 'server')
+# vLLM's registered parser names (vllm/tool_parsers/__init__.py of vllm 0.32), those the table uses
+VLLM_PARSERS = {'deepseek_v3', 'deepseek_v31', 'openai', 'glm45', 'granite', 'granite4', 'granite-20b-fc', 'hermes',
+                'hunyuan_a13b', 'internlm', 'jamba', 'kimi_k2', 'llama3_json', 'llama4_pythonic', 'minimax_m2',
+                'mistral', 'phi4_mini_json', 'qwen3_coder', 'pythonic', 'xlam'}
+
+
+def test_every_parser_in_the_table_is_one_vllm_registers():
+    assert set(T.TOOL_CALL_PARSERS.values()) <= VLLM_PARSERS
+
+
+def test_server_args_of_a_family():
+    assert T.server_args('llama-3') == ['--enable-auto-tool-choice', '--tool-call-parser', 'llama3_json']
+    assert T.server_args('qwen2.5')[-1] == 'hermes' and T.server_args('mistral')[-1] == 'mistral'
+    assert T.server_args('') == [] and T.server_args(None) == []
+
+
+def test_unknown_family_lists_the_known_ones():
+    with pytest.raises(T.ToolParserError) as exc:
+        T.server_args('llama-9')
+    msg = str(exc.value)
+    assert msg.startswith("server_tool_call_family='llama-9' is not a model family")
+    assert 'llama-3, llama-4' in msg and 'qwen2.5' in msg and 'server_extra_args' in msg
+
+
+def test_has_tool_parsing():
+    assert T.has_tool_parsing(['--port', '1', '--tool-call-parser', 'hermes'])
+    assert T.has_tool_parsing(['--tool-call-parser=hermes'])
+    assert not T.has_tool_parsing(['--enable-auto-tool-choice']) and not T.has_tool_parsing(None)
+
+
+def _role_vars():
+    out = {}
+    for rel in ('defaults/main.yml', 'vars/main.yml'):
+        with open(os.path.join(ROLE, rel)) as f:
+            out.update(yaml.safe_load(f) or {})
+    return out
+
+
+def render_units(**overrides):
+    """instances.json.j2 as the server role renders it (its defaults, vars/main.yml and the derived facts)."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+    from ansible_collections.inferops.vllm.plugins.filter.tool_call_args import tool_call_args
+    variables = _role_vars()
+    variables.update({'server_instances': [{'name': 'vllm-node0', 'port': 8101, 'args': ['--dtype', 'bfloat16']}],
+                      'server_model_name': 'tiny-llama', 'server_model_path': '/srv/models/tiny-llama',
+                      '__server_listen': '127.0.0.1', '__server_model_runtime_path': '/srv/models/tiny-llama'})
+    variables.update(overrides)
+    # what tasks/validate.yml sets before the template is rendered
+    variables['__server_tool_args'] = tool_call_args(variables.get('server_tool_call_family', ''))
+    with open(os.path.join(ROLE, 'templates', 'instances.json.j2')) as f:
+        source = f.read()
+    try:
+        from ansible.template import trust_as_template      # ansible-core >= 2.19 templates trusted text only
+        source = trust_as_template(source)
+    except ImportError:
+        pass
+    out = Templar(loader=DataLoader(), variables=variables).template(source)
+    # ansible-core 2.19 returns what the template's one expression made (the list); older ones its JSON text
+    return json.loads(out) if isinstance(out, str) else out
+
+
+def _argv(units):
+    return units[0]['argv']
+
+
+def test_the_server_role_adds_the_parser_flags_to_every_instance():
+    argv = _argv(render_units(server_tool_call_family='qwen2.5', server_extra_args=['--enforce-eager']))
+    i = argv.index('--tool-call-parser')
+    assert argv[i + 1] == 'hermes' and '--enable-auto-tool-choice' in argv
+    assert argv.index('--dtype') < i < argv.index('--enforce-eager')     # plan args, tool args, extra args
+
+
+def test_no_family_no_tool_flags():
+    argv = _argv(render_units())
+    assert '--tool-call-parser' not in argv and '--enable-auto-tool-choice' not in argv
