@@ -217,7 +217,7 @@ def main():
             paths=dict(type='list', elements='str', default=[]),
             exclude=dict(type='list', elements='str', default=[]),
             id=dict(type='str'),
-            keep=dict(type='list', elements='str', no_log=False),
+            keep=dict(type='list', elements='str'),
             require_link_targets=dict(type='bool', default=True),
         ),
         required_if=[('state', 'restore', ['id'])],
