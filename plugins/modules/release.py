@@ -23,7 +23,7 @@ description:
     restored file, never part of one; a live path that a pattern matches (the snapshot's patterns and O(paths))
     but the snapshot does not hold is removed. A corrupt snapshot, a directory where a file should be, or a
     symlink whose target no longer exists (O(require_link_targets)) is refused before anything changes.
-  - Snapshots can hold secrets (an API key environment file): O(root) is kept mode C(0700) and owned by the user
+  - Snapshots can hold secrets (an API key environment file), so O(root) is kept mode C(0700) and owned by the user
     running the module (it refuses a root owned by another user), and every copy keeps the mode and owner of its
     live file.
   - Directories are neither snapshotted nor removed, only the files and symlinks in them. Reloading or
