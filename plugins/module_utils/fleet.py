@@ -116,6 +116,7 @@ def gate_row(record):
         'outlier': False,
         # Host telemetry sampled during the run (the validate role joins it to the host-scope record only).
         'telemetry': telemetry_brief(result.get('telemetry')),
+        'conformance': conformance_cell(record.get('conformance')),
     }
     # Only the run that loaded the whole host may carry its cost: an instance shares the
     # host with its siblings and the front port, so charging it the whole host's hour is
@@ -126,6 +127,18 @@ def gate_row(record):
         row['cost_per_1m_total_tokens'] = host_cost['per_1m_total_tokens']
         row['cost_basis'] = host_cost['basis']
     return row
+
+
+def conformance_cell(summary):
+    """The server role's conformance summary of the host (``server_conformance``) in a few words."""
+    if not summary:
+        return 'not checked'
+    status = summary.get('status') or 'unknown'
+    text = '%s: %s checks ok, %s skipped' % (status, summary.get('ok', '?'), summary.get('skipped', '?'))
+    inconclusive = summary.get('inconclusive') or []
+    if inconclusive:
+        text += '; ' + '; '.join(inconclusive)
+    return text
 
 
 def _flag_outliers(rows, scope, outlier_pct):
@@ -279,19 +292,20 @@ def _cell(value, digits=1):
 
 def _endpoint_table(summary):
     lines = ['| host | endpoint | scope | model | verdict | output tok/s | req/s | TTFT p95 ms | ITL p95 ms '
-             '| TPOT p95 ms | E2E p95 ms | errors | $ per 1M output tok | vs median | runner |',
-             '|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|']
+             '| TPOT p95 ms | E2E p95 ms | errors | $ per 1M output tok | vs median | runner | conformance |',
+             '|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|']
     for row in summary['rows']:
         vs = '-' if row['below_median_pct'] is None else '%+.1f%%' % (0.0 - row['below_median_pct'])
         if row['outlier']:
             vs += ' **outlier**'
         # Instance rows never show a cost: the host's hour is charged once, on its host row.
         cost = _cell(row.get('cost_per_1m_output_tokens'), 4) if row.get('scope') == 'host' else '-'
-        lines.append('| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
+        lines.append('| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
             row['host'], row['target'], row.get('scope') or 'instance', row['model'], row['verdict'],
             _cell(row['output_tokens_per_s']), _cell(row['requests_per_s'], 2),
             _cell(row['ttft_p95_ms']), _cell(row['itl_p95_ms']), _cell(row.get('tpot_p95_ms')),
-            _cell(row['e2e_p95_ms']), _cell(row['error_rate'], 3), cost, vs, row['runner'] or '-'))
+            _cell(row['e2e_p95_ms']), _cell(row['error_rate'], 3), cost, vs, row['runner'] or '-',
+            row.get('conformance') or 'not checked'))
     return lines
 
 

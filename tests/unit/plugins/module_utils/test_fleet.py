@@ -4,7 +4,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.inferops.vllm.plugins.module_utils.fleet import FleetError, render_markdown, summarize
+from ansible_collections.inferops.vllm.plugins.module_utils.fleet import FleetError, conformance_cell, render_markdown, summarize
 
 
 def record(host, rate, verdict='pass', model='tiny', hardware='spr', target='front', msg='', cost=None):
@@ -298,3 +298,20 @@ def test_unknown_scope_is_named():
     rec['scope'] = 'rack'
     with pytest.raises(FleetError, match="scope 'rack'"):
         summarize([rec])
+
+
+def test_conformance_column_says_what_the_server_role_found():
+    checked = record('a', 1000.0)
+    checked['conformance'] = {'status': 'inconclusive', 'ok': '6', 'skipped': '2',
+                              'inconclusive': ['vllm-a numa_residency: inconclusive: numa_maps unreadable']}
+    unchecked = record('b', 1000.0)
+    summary = summarize([checked, unchecked])
+    rows = dict((r['host'], r) for r in summary['rows'])
+    assert rows['a']['conformance'] == ('inconclusive: 6 checks ok, 2 skipped; '
+                                        'vllm-a numa_residency: inconclusive: numa_maps unreadable')
+    assert rows['b']['conformance'] == 'not checked'
+    page = render_markdown(summary)
+    header = cells([line for line in page.splitlines() if line.startswith('| host | endpoint')][0])
+    row = cells([line for line in page.splitlines() if line.startswith('| b ')][0])
+    assert header[-1] == 'conformance' and row[-1] == 'not checked'
+    assert conformance_cell({'status': 'ok', 'ok': 9, 'skipped': 3, 'inconclusive': []}) == 'ok: 9 checks ok, 3 skipped'
