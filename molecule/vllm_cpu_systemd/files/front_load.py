@@ -23,7 +23,8 @@ from urllib.request import Request, urlopen
 def main():
     url, key_file, stop_file = sys.argv[1:4]
     threads = int(sys.argv[4]) if len(sys.argv) > 4 else 2
-    key = open(key_file).read().strip()
+    with open(key_file) as handle:
+        key = handle.read().strip()
     body = json.dumps({'model': 'tiny-llama', 'prompt': 'Hello', 'max_tokens': 4, 'ignore_eos': True}).encode()
     counts = {'ok': 0, 'failed': 0, 'errors': {}}
     lock = threading.Lock()
