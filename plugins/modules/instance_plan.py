@@ -166,8 +166,8 @@ options:
     default: false
   listen_address:
     description:
-      - The address the network listener binds (an IP address): the front's, or with O(expose_instances)
-        the instances'. Empty means C(0.0.0.0).
+      - The IP address the network listener binds, the front's or, with O(expose_instances), the
+        instances'. Empty means C(0.0.0.0).
     type: str
     default: ''
   name_prefix:
