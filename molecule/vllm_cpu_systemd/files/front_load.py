@@ -48,7 +48,7 @@ def main():
                 else:
                     counts['failed'] += 1
                     counts['errors'][what] = counts['errors'].get(what, 0) + 1
-    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    pool = [threading.Thread(target=worker) for dummy in range(threads)]
     for t in pool:
         t.start()
     for t in pool:

@@ -29,10 +29,7 @@ import subprocess
 import sys
 import time
 
-try:
-    from urllib.request import urlopen
-except ImportError:  # pragma: no cover - Python 2 is not a target
-    from urllib2 import urlopen
+from urllib.request import urlopen
 
 
 def runtime(path, command, timeout=5.0):

@@ -47,8 +47,8 @@ def test_loopback_instances_with_the_runner_on_the_host():
 
 def test_one_loopback_instance_behind_the_front():
     eps = gate_endpoints(TWO[:1], 8000, '10.0.0.5', instances_loopback=True)
-    assert [(e['name'], e['scope'], e.get('on_host')) for e in eps] == [('front', 'host', None),
-                                                                         ('vllm-a', 'instance', True)]
+    got = [(e['name'], e['scope'], e.get('on_host')) for e in eps]
+    assert got == [('front', 'host', None), ('vllm-a', 'instance', True)]
 
 
 def test_instances_without_a_front_are_loaded_together():
