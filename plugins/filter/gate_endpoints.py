@@ -16,7 +16,7 @@ description:
     validate role gates. Exactly one endpoint has C(scope=host) and stands for the whole host (its front
     port, all its instances loaded together, or its only instance); it alone carries the host's cost.
   - The others have C(scope=instance) and show each instance's throughput and latency.
-positional: front_port, address, scheme, targets, gate_instances
+positional: front_port, address, scheme, targets, gate_instances, instances_loopback, runner_on_host
 options:
   _input:
     description: The plan's instances, each with C(name) and C(port).
@@ -44,6 +44,17 @@ options:
     description: Also gate each instance on its own when the host-level endpoint is not that instance.
     type: bool
     default: true
+  instances_loopback:
+    description:
+      - The instances listen on C(127.0.0.1) of the host, behind its front. Unless O(runner_on_host), their
+        endpoints get C(on_host=true) (gated from the host itself) and the front's C(/metrics) cross-check is
+        skipped, its reason in C(skipped).
+    type: bool
+    default: false
+  runner_on_host:
+    description: The gate's runner is the inference host itself.
+    type: bool
+    default: false
 '''
 
 EXAMPLES = r'''
@@ -54,7 +65,9 @@ EXAMPLES = r'''
 
 RETURN = r'''
 _value:
-  description: List of C(name), C(url) (or C(urls) for instances loaded together), C(scope), C(cross_check), C(metrics_urls).
+  description:
+    - List of C(name), C(url) (or C(urls) for instances loaded together), C(scope), C(cross_check), C(metrics_urls),
+      and where it applies C(on_host) (gate it from the host) and C(skipped) (what is not checked, and why).
   type: list
   elements: dict
 '''
@@ -64,9 +77,10 @@ from ansible_collections.inferops.vllm.plugins.module_utils.gate_endpoints impor
 
 
 def _gate_endpoints(instances, front_port=None, address='127.0.0.1', scheme='http', targets=None,
-                    gate_instances=True):
+                    gate_instances=True, instances_loopback=False, runner_on_host=False):
     try:
-        return gate_endpoints(instances, front_port, address, scheme, targets, gate_instances)
+        return gate_endpoints(instances, front_port, address, scheme, targets, gate_instances,
+                              bool(instances_loopback), bool(runner_on_host))
     except EndpointError as exc:
         raise AnsibleFilterError('gate_endpoints: %s' % exc)
 

@@ -43,19 +43,35 @@ def _from_targets(targets):
 
 
 def gate_endpoints(instances=None, front_port=None, address='127.0.0.1', scheme='http', targets=None,
-                   gate_instances=True):
-    """List of {name, url | urls, scope, cross_check, metrics_urls} to gate for one host."""
+                   gate_instances=True, instances_loopback=False, runner_on_host=False):
+    """List of {name, url | urls, scope, cross_check, metrics_urls, on_host, skipped} to gate for one host.
+
+    ``instances_loopback``: the instances listen on 127.0.0.1 of the host (behind its front), so the runner
+    reaches them only when it is the host itself (``runner_on_host``); otherwise their endpoints are marked
+    ``on_host`` (the role gates them from the host) and the front's /metrics cross-check, which needs the
+    instances' own /metrics from the runner, is skipped with the reason in ``skipped``.
+    """
     if targets:
         return _from_targets(targets)
     instances = instances or []
     for i, inst in enumerate(instances):
         if not isinstance(inst, dict) or not inst.get('name') or inst.get('port') in (None, ''):
             raise EndpointError('validate_instances[%d] needs name and port (as in instance_plan), got %r' % (i, inst))
-    urls = [_url(scheme, address, inst['port']) for inst in instances]
+    on_host = bool(instances_loopback) and not runner_on_host
+    if instances_loopback:
+        # the instances serve plain HTTP on loopback; the front may serve TLS
+        urls = [_url('http', '127.0.0.1', inst['port']) for inst in instances]
+    else:
+        urls = [_url(scheme, address, inst['port']) for inst in instances]
     out = []
     if front_port not in (None, ''):
-        out.append({'name': 'front', 'url': _url(scheme, address, front_port), 'scope': 'host', 'cross_check': True,
-                    'metrics_urls': [u + '/metrics' for u in urls] or None})
+        entry = {'name': 'front', 'url': _url(scheme, address, front_port), 'scope': 'host', 'cross_check': True,
+                 'metrics_urls': [u + '/metrics' for u in urls] or None}
+        if on_host:
+            entry.update(cross_check=False, metrics_urls=None,
+                         skipped='/metrics cross-check: the instances\' /metrics listen on 127.0.0.1 of the host, '
+                                 'out of the runner\'s reach (each instance is gated and cross-checked on the host)')
+        out.append(entry)
     elif len(instances) == 1:
         out.append({'name': instances[0]['name'], 'url': urls[0], 'scope': 'host', 'cross_check': True,
                     'metrics_urls': None})
@@ -64,8 +80,10 @@ def gate_endpoints(instances=None, front_port=None, address='127.0.0.1', scheme=
         out.append({'name': 'host', 'urls': urls, 'scope': 'host', 'cross_check': True, 'metrics_urls': None})
     if gate_instances:
         for inst, url in zip(instances, urls):
-            out.append({'name': inst['name'], 'url': url, 'scope': 'instance', 'cross_check': True,
-                        'metrics_urls': None})
+            entry = {'name': inst['name'], 'url': url, 'scope': 'instance', 'cross_check': True, 'metrics_urls': None}
+            if on_host:
+                entry['on_host'] = True
+            out.append(entry)
     if not out:
         raise EndpointError('nothing to gate: set validate_instances (the plan\'s instances), validate_front_port, '
                             'or validate_targets (a list of {name, url})')
@@ -81,9 +99,13 @@ def gate_record(res, host, runner, hardware):
     item = res.get('item') or {}
     result = dict((k, v) for k, v in res.items() if k not in _NOT_RESULT)
     result.setdefault('verdict', 'error')
-    return {'host': host, 'target': item.get('name'), 'scope': item.get('scope', 'instance'),
-            'url': res.get('url') or item.get('url') or ' + '.join(item.get('urls') or []),
-            'runner': runner, 'hardware': hardware, 'result': result}
+    record = {'host': host, 'target': item.get('name'), 'scope': item.get('scope', 'instance'),
+              'url': res.get('url') or item.get('url') or ' + '.join(item.get('urls') or []),
+              # a loopback-only instance is gated from its host
+              'runner': host if item.get('on_host') else runner, 'hardware': hardware, 'result': result}
+    if item.get('skipped'):
+        record['skipped'] = item['skipped']
+    return record
 
 
 def host_record(records, vllm_version=None, profile=None):

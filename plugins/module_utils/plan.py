@@ -18,6 +18,7 @@ import math
 import os
 import re
 
+from ansible_collections.inferops.vllm.plugins.module_utils import listeners
 from ansible_collections.inferops.vllm.plugins.module_utils.topology import VENDORS, format_cpulist
 
 GIB = 1024 ** 3
@@ -55,6 +56,8 @@ DEFAULTS = {
     'instances': None,
     'base_port': 8100,
     'front_port': 8000,
+    'expose_instances': False,
+    'listen_address': '',
     'name_prefix': 'vllm',
     'tcmalloc_path': None,
     'intel_openmp_path': None,
@@ -149,6 +152,10 @@ def _normalize_options(options):
     _int_range(opts, 'base_port', 1, 65535)
     _int_range(opts, 'front_port', 1, 65535)
     _int_range(opts, 'hugepages_2m_per_node', 0)
+    try:
+        opts['listeners'] = listeners.decide(opts['front_port'], opts['expose_instances'], opts['listen_address'])
+    except listeners.ListenerError as exc:
+        raise PlanError(str(exc))
     _int_range(opts, 'model_kv_bytes_per_token', 1)
     _number_range(opts, 'model_weights_gib', 0, strict=True)
     _number_range(opts, 'runtime_overhead_gib', 0)
@@ -570,7 +577,7 @@ class _Planner(object):
             raise PlanError('base_port=%d leaves no room for %d instance ports (last would be %d > 65535)'
                             % (opts['base_port'], count, last))
         ports = [opts['base_port'] + i for i in range(count)]
-        if opts['front_port'] in ports:
+        if opts['listeners']['front'] and opts['front_port'] in ports:
             raise PlanError('front_port=%d collides with the instance ports %d-%d (base_port=%d); pick another front_port or base_port'
                             % (opts['front_port'], ports[0], ports[-1], opts['base_port']))
         return ports
@@ -1228,9 +1235,8 @@ class _Planner(object):
                      'reserved_cores_per_instance.' % (_fmt(self.topo.cpu_quota_cores), len(inference)))
         self.say('kernel.numa_balancing=0: every instance is pinned to its CPUs and memory, so automatic page '
                  'migration would only add noise.')
-        if len(instances) > 1:
-            self.say('front_port %d: one local load balancer port in front of the %d instance ports.'
-                     % (self.opts['front_port'], len(instances)))
+        # Who listens on the network: decided here once; the server role and the gate render it.
+        self.say(self.opts['listeners']['reason'])
         planned = 0.0
         for inst in instances:
             if inst['kv_cache_total_gib'] is not None:
@@ -1244,7 +1250,8 @@ class _Planner(object):
             'numa_nodes': node_ids,
             'hugepages': self.hugepages(node_ids),
             'numa_balancing': 0,
-            'front_port': self.opts['front_port'],
+            'front_port': self.opts['listeners']['front_port'],
+            'listeners': dict((k, v) for k, v in self.opts['listeners'].items() if k != 'reason'),
             'ports': [i['port'] for i in instances],
             'memory_planned_gib': _gib(planned),
             'memory_limit_gib': None if not topo.memory_limit_bytes else _gib(topo.memory_limit_bytes / float(GIB)),

@@ -151,9 +151,25 @@ options:
     default: 8100
   front_port:
     description:
-      - The one local port a load balancer serves in front of the instances. Must not collide with an instance port.
+      - The port of the front (HAProxy), the host's one network listener in front of the instances (also for a
+        single instance) unless O(expose_instances). Must not collide with an instance port.
     type: int
     default: 8000
+  expose_instances:
+    description:
+      - Opt out of the front. By default the instances bind C(127.0.0.1) and the front is the one network
+        listener (it asks for the API key on every path but C(/health) and refuses vLLM's control endpoints).
+      - V(true) makes each instance listen on O(listen_address) itself and runs no front; vLLM then asks for
+        the key on C(/v1/*) only, so C(/metrics), C(/tokenize), C(/version) and its control endpoints answer
+        whoever reaches the instance ports.
+    type: bool
+    default: false
+  listen_address:
+    description:
+      - The IP address the network listener binds, the front's or, with O(expose_instances), the
+        instances'. Empty means C(0.0.0.0).
+    type: str
+    default: ''
   name_prefix:
     description:
       - Prefix of instance names (C(<prefix>-node<N>), C(<prefix>-socket<N>), C(<prefix>-all), C(<prefix>-gpu<i>),
@@ -561,10 +577,21 @@ plan:
           returned: always
           sample: 0
         front_port:
-          description: The load balancer port.
+          description: The front's port; null when O(expose_instances) (no front).
           type: int
           returned: always
           sample: 8000
+        listeners:
+          description:
+            - Who listens where, decided once here (the server role and the gate render it; the reason is in
+              C(explain)).
+            - C(front) (bool), C(front_address) and C(front_port) (null without a front), C(instance_address)
+              (C(127.0.0.1) behind the front), C(network_exposed) (the network listener binds a non-loopback
+              address, so an API key is required).
+          type: dict
+          returned: always
+          sample: {"front": true, "front_address": "0.0.0.0", "front_port": 8000, "instance_address": "127.0.0.1",
+                   "network_exposed": true}
         ports:
           description: Instance ports (load balancer backends).
           type: list
@@ -622,6 +649,8 @@ ARGUMENT_SPEC = dict(
     instances=dict(type='int'),
     base_port=dict(type='int', default=8100),
     front_port=dict(type='int', default=8000),
+    expose_instances=dict(type='bool', default=False),
+    listen_address=dict(type='str', default=''),
     name_prefix=dict(type='str', default='vllm'),
     tcmalloc_path=dict(type='str'),
     intel_openmp_path=dict(type='str'),

@@ -12,9 +12,12 @@ trap cleanup EXIT
 export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks
 DEMO_KEEP=1 "$REPO_ROOT/scripts/demo.sh"
 # pass, or inconclusive when the 2 cores starve the load client (the demo accepts it as a warning);
-# the only instance stands for the whole host (scope host)
-grep -qE '\| inferops-demo \| vllm-node0 \| host \| tiny-llama \| (pass|inconclusive) \|' "$WORKDIR/demo-report/fleet.md" \
-  || die "the demo's fleet report does not show a served, gated endpoint"
+# the front, the host's one network listener, stands for the whole host (scope host); the instance,
+# on the container's loopback, is gated from inside the container
+grep -qE '\| inferops-demo \| front \| host \| tiny-llama \| (pass|inconclusive) \|' "$WORKDIR/demo-report/fleet.md" \
+  || die "the demo's fleet report does not show a served, gated front"
+grep -qE '\| inferops-demo \| vllm-node0 \| instance \| tiny-llama \| (pass|inconclusive) \|' "$WORKDIR/demo-report/fleet.md" \
+  || die "the demo's fleet report does not show the instance gated from its host"
 # The demo gates in mode capacity: the host row carries the host's cost per 1M output tokens at
 # the highest rate that met every SLO, from a search with steps (or, when the load client starved
 # before any step passed, at the load measured, with a WARNING line).
@@ -77,10 +80,16 @@ else
 fi
 if grep -q 'needs a latency SLO' "$out"; then die "the gate refused its input instead of measuring (log: $out)"; fi
 
-models=$(curl -sf "http://127.0.0.1:$DEMO_INSTANCE_PORT/v1/models") || die "nothing serves on $DEMO_INSTANCE_PORT after the rollback"
+# The key goes to curl on stdin (a config file), never on its command line.
+key_file=${INFEROPS_DEMO_API_KEY_FILE:-$WORKDIR/demo-api-key}
+front() { printf 'header = "Authorization: Bearer %s"\n' "$(cat "$key_file")" | curl -K - -sf "$@"; }
+front_url=http://127.0.0.1:$DEMO_FRONT_PORT
+code=$(curl -s -o /dev/null -w '%{http_code}' "$front_url/v1/models") || true
+[ "$code" = 401 ] || die "the front answered /v1/models without the key with $code, not 401"
+models=$(front "$front_url/v1/models") || die "nothing serves on the front $front_url after the rollback"
 echo "$models" | grep -q '"id":"tiny-llama"' || die "the previous model is not served after the rollback: $models"
 if echo "$models" | grep -q 'tiny-llama-v2'; then die "the failed version still serves: $models"; fi
-reply=$(curl -sf "http://127.0.0.1:$DEMO_INSTANCE_PORT/v1/completions" -H 'content-type: application/json' \
+reply=$(front "$front_url/v1/completions" -H 'content-type: application/json' \
   -d '{"model": "tiny-llama", "prompt": "def main", "max_tokens": 8, "ignore_eos": true}') \
   || die "the rolled-back service does not answer completions"
 echo "$reply" | grep -q '"completion_tokens":8' || die "unexpected completion: $reply"

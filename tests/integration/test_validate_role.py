@@ -46,20 +46,20 @@ def collections_dir(tmp_path_factory):
     return ':'.join(p for p in (str(root), deps) if p)
 
 
-def play(tmp_path, collections_dir, role_vars, check=False):
-    """Run the validate role on localhost; returns (rc, output, fleet.json or None)."""
+def play(tmp_path, collections_dir, role_vars, check=False, host='localhost'):
+    """Run the validate role on ``host`` (a local connection); returns (rc, output, fleet.json or None)."""
     report = tmp_path / 'report'
     role_vars = dict({'validate_report_dir': str(report), 'validate_runner': 'localhost',
                       'validate_hardware_class': 'test', 'validate_duration_s': 1.5, 'validate_warmup_requests': 2,
                       'validate_prompt_tokens': 16, 'validate_output_tokens': 8, 'validate_enforce': True,
                       'validate_on_inconclusive': 'warn'}, **role_vars)
-    book = [{'name': 'gate', 'hosts': 'localhost', 'gather_facts': False,
+    book = [{'name': 'gate', 'hosts': host, 'gather_facts': False,
              'roles': [{'role': 'inferops.vllm.validate', 'vars': role_vars}]}]
     path = tmp_path / 'play.yml'
     path.write_text(yaml.safe_dump(book))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_dir, ANSIBLE_NOCOLOR='1',
                ANSIBLE_LOCALHOST_WARNING='0', ANSIBLE_INVENTORY_UNPARSED_WARNING='0')
-    proc = subprocess.run([sys.executable, '-m', 'ansible', 'playbook', '-i', 'localhost,', '-c', 'local',
+    proc = subprocess.run([sys.executable, '-m', 'ansible', 'playbook', '-i', host + ',', '-c', 'local',
                            '-e', 'ansible_python_interpreter=%s' % sys.executable, str(path)]
                           + (['--check'] if check else []),
                           env=env, cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -97,6 +97,25 @@ def test_instances_as_name_and_port_behind_a_front_port(servers, tmp_path, colle
     assert r['front']['cost_per_1m_output_tokens'] > 0 and r['vllm-a']['cost_per_1m_output_tokens'] is None
     front = [x for x in fleet['results'] if x['target'] == 'front'][0]['result']
     assert front['cross_check']['available'] and front['cross_check']['ok']   # summed instance /metrics
+
+
+def test_loopback_instances_behind_the_front_are_gated_from_their_host(servers, tmp_path, collections_dir):
+    # The inference host is "node1" (a local connection standing for another machine), the runner localhost:
+    # the front is gated from the runner, the loopback-only instance from node1, the front's cross-check
+    # (it would read the instance's /metrics from the runner) skipped and said so.
+    a, _b = servers
+    rc, out, fleet = play(tmp_path, collections_dir, {
+        'validate_address': '127.0.0.1', 'validate_instances': [{'name': 'vllm-a', 'port': a.port}],
+        'validate_front_port': a.port, 'validate_instances_loopback': True, 'validate_telemetry': False},
+        host='node1')
+    assert rc == 0, out
+    records = dict((x['target'], x) for x in fleet['results'])
+    assert records['front']['runner'] == 'localhost' and records['vllm-a']['runner'] == 'node1'
+    assert records['vllm-a']['url'] == 'http://127.0.0.1:%d' % a.port
+    assert '/metrics cross-check' in records['front']['skipped']
+    assert records['front']['result']['verdict'] in ('pass', 'inconclusive')
+    assert records['vllm-a']['result']['verdict'] in ('pass', 'inconclusive')
+    assert 'vllm-a: gated from node1 itself' in out and 'front: skipped: /metrics cross-check' in out
 
 
 def test_capacity_of_a_two_instance_host_and_its_cost(servers, tmp_path, collections_dir):

@@ -28,6 +28,29 @@ def test_front_port_is_the_host_and_sums_the_instances_metrics():
     assert [e['name'] for e in gate_endpoints(TWO, 8000, '10.0.0.5', gate_instances=False)] == ['front']
 
 
+def test_loopback_instances_behind_the_front_are_gated_from_the_host():
+    eps = gate_endpoints(TWO, 8000, '10.0.0.5', 'https', instances_loopback=True)
+    assert eps[0]['name'] == 'front' and eps[0]['url'] == 'https://10.0.0.5:8000' and eps[0]['scope'] == 'host'
+    # the runner cannot reach the instances' /metrics: the front's cross-check is skipped, saying why
+    assert eps[0]['cross_check'] is False and eps[0]['metrics_urls'] is None
+    assert '127.0.0.1 of the host' in eps[0]['skipped']
+    assert [(e['name'], e['url'], e.get('on_host')) for e in eps[1:]] == [
+        ('vllm-a', 'http://127.0.0.1:8101', True), ('vllm-b', 'http://127.0.0.1:8102', True)]
+
+
+def test_loopback_instances_with_the_runner_on_the_host():
+    eps = gate_endpoints(TWO, 8000, '127.0.0.1', instances_loopback=True, runner_on_host=True)
+    assert eps[0]['cross_check'] is True and 'skipped' not in eps[0]
+    assert eps[0]['metrics_urls'] == ['http://127.0.0.1:8101/metrics', 'http://127.0.0.1:8102/metrics']
+    assert [e.get('on_host') for e in eps[1:]] == [None, None]
+
+
+def test_one_loopback_instance_behind_the_front():
+    eps = gate_endpoints(TWO[:1], 8000, '10.0.0.5', instances_loopback=True)
+    got = [(e['name'], e['scope'], e.get('on_host')) for e in eps]
+    assert got == [('front', 'host', None), ('vllm-a', 'instance', True)]
+
+
 def test_instances_without_a_front_are_loaded_together():
     eps = gate_endpoints(TWO, None, 'fe80::1', 'https')
     assert eps[0] == {'name': 'host', 'urls': ['https://[fe80::1]:8101', 'https://[fe80::1]:8102'], 'scope': 'host',

@@ -116,6 +116,8 @@ def test_spr_2s_per_numa_node_whole_plan():
         'hugepages': {},
         'numa_balancing': 0,
         'front_port': 8000,
+        'listeners': {'front': True, 'front_address': '0.0.0.0', 'front_port': 8000, 'instance_address': '127.0.0.1',
+                      'network_exposed': True},
         'ports': [8100, 8101],
         'memory_planned_gib': 494.92,
         'memory_limit_gib': None,
@@ -424,6 +426,35 @@ def test_reserved_zero_and_onednn_and_prefix_ports():
     assert plan['host']['housekeeping_cpus'] == []
 
 
+def test_front_is_the_one_listener_also_for_one_instance():
+    plan = plan_for('spr_2s_112c', LLAMA8, strategy='single')
+    assert len(plan['instances']) == 1
+    assert plan['host']['front_port'] == 8000
+    assert plan['host']['listeners'] == {'front': True, 'front_address': '0.0.0.0', 'front_port': 8000,
+                                         'instance_address': '127.0.0.1', 'network_exposed': True}
+    explain = '\n'.join(plan['explain'])
+    assert 'the instances bind 127.0.0.1; the front (HAProxy) on 0.0.0.0 port 8000 is the one network listener' in explain
+
+
+def test_front_on_a_given_address():
+    plan = plan_for('spr_2s_112c', LLAMA8, listen_address='10.1.2.3', front_port=8443)
+    assert plan['host']['listeners'] == {'front': True, 'front_address': '10.1.2.3', 'front_port': 8443,
+                                         'instance_address': '127.0.0.1', 'network_exposed': True}
+    loopback = plan_for('spr_2s_112c', LLAMA8, listen_address='127.0.0.1')
+    assert loopback['host']['listeners']['network_exposed'] is False
+
+
+def test_expose_instances_opts_out_of_the_front():
+    plan = plan_for('spr_2s_112c', LLAMA8, expose_instances=True, listen_address='::')
+    assert plan['host']['front_port'] is None
+    assert plan['host']['listeners'] == {'front': False, 'front_address': None, 'front_port': None,
+                                         'instance_address': '::', 'network_exposed': True}
+    explain = '\n'.join(plan['explain'])
+    assert 'expose_instances=true: each instance listens on :: itself and no front runs' in explain
+    # without a front its port may be anything, even an instance port
+    assert plan_for('spr_2s_112c', LLAMA8, expose_instances=True, front_port=8101)['host']['front_port'] is None
+
+
 def test_instances_cap():
     plan = plan_for('xeon6_snc3', QWEN05, instances=2)
     assert [i['name'] for i in plan['instances']] == ['vllm-node0', 'vllm-node1']
@@ -568,6 +599,9 @@ BAD = [
     ('port out of range', 'spr_2s_112c', dict(LLAMA8, base_port=70000), ['base_port=70000']),
     ('ports run past 65535', 'xeon6_snc3', dict(QWEN05, base_port=65533), ['base_port=65533']),
     ('front port collides', 'spr_2s_112c', dict(LLAMA8, front_port=8101), ['front_port=8101', 'base_port=8100']),
+    ('listen address not an IP', 'spr_2s_112c', dict(LLAMA8, listen_address='my-host'),
+     ['listen_address=', 'my-host', 'not an IP address']),
+    ('expose_instances not a bool', 'spr_2s_112c', dict(LLAMA8, expose_instances='yes'), ['expose_instances=']),
     ('bad name prefix', 'spr_2s_112c', dict(LLAMA8, name_prefix='My vLLM'), ['name_prefix=']),
     ('relative preload library', 'spr_2s_112c', dict(LLAMA8, preload_libraries=['libiomp5.so']), ['preload_libraries']),
     ('preload libraries not a list', 'spr_2s_112c', dict(LLAMA8, preload_libraries='/a.so'), ['preload_libraries']),

@@ -184,3 +184,19 @@ def test_bad_var_names_are_refused(monkeypatch, capsys):
     code, result = run_module(dict(LLAMA8, root=root('spr_2s_112c'), var_names={'hugepages': 'x'}), monkeypatch, capsys)
     assert code == 1
     assert 'var_names names unknown option(s): hugepages' in result['msg']
+
+
+LISTENER_NAMES = {'listen_address': 'server_listen_address', 'expose_instances': 'server_expose_instances'}
+
+
+def test_listeners_in_the_users_words(monkeypatch, capsys):
+    code, result = run_module(dict(LLAMA8, root=root('spr_2s_112c'), listen_address='front.example', var_names=LISTENER_NAMES),
+                              monkeypatch, capsys)
+    assert code == 1
+    assert result['msg'].startswith("server_listen_address='front.example' is not an IP address")
+    code, result = run_module(dict(LLAMA8, root=root('spr_2s_112c'), expose_instances=True, var_names=LISTENER_NAMES),
+                              monkeypatch, capsys)
+    assert code == 0
+    assert result['plan']['host']['listeners']['front'] is False and result['plan']['host']['front_port'] is None
+    assert any(line.startswith('server_expose_instances=true: each instance listens on 0.0.0.0 itself')
+               for line in result['plan']['explain'])

@@ -1,0 +1,149 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, inferops.vllm contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unit tests for roles/server/files/instance_restart.py: the order of a planned restart behind the front
+(drain, requests in flight end, restart, /health, ready, HAProxy sees it UP), against a fake HAProxy runtime
+socket that keeps the server's state the way HAProxy does, and systemctl / /health replaced."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import importlib.util
+import itertools
+import os
+import socket
+import tempfile
+import threading
+
+import pytest
+
+SCRIPT = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'roles', 'server', 'files', 'instance_restart.py')
+SPEC = importlib.util.spec_from_file_location('instance_restart', SCRIPT)
+restart = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(restart)
+
+# The first columns of HAProxy 2.6's `show stat` header, as it prints them (the parser reads by name).
+HEADER = '# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight'
+
+
+class FakeHaproxy(object):
+    """A runtime socket: `set server B/S state drain|ready` and `show stat`, one command per connection."""
+
+    def __init__(self, path, log):
+        self.path, self.log = path, log
+        self.state = {'status': 'UP', 'scur': 2}
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(8)
+        self.thread = threading.Thread(target=self.serve)
+        self.thread.daemon = True
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _addr = self.sock.accept()
+            except OSError:
+                return
+            command = conn.recv(4096).decode().strip()
+            answer = '\n'
+            if command == 'show stat':
+                self.log.append('stat %(status)s %(scur)s' % self.state)
+                row = 'vllm_instances,vllm-a,0,0,%(scur)d,5,,10,0,0,,0,,0,0,0,0,%(status)s,1' % self.state
+                answer = '\n'.join([HEADER, 'vllm,FRONTEND,,,0,1,4096,10,0,0,0,0,0,,,,,OPEN,', row, ''])
+                # requests in flight end one per look; a readied server comes UP on the next look
+                self.state['scur'] = max(0, self.state['scur'] - 1)
+                if self.state['status'] == 'READY':
+                    self.state['status'] = 'UP'
+            elif command.startswith('set server vllm_instances/vllm-a state '):
+                wanted = command.rsplit(' ', 1)[1]
+                self.log.append(wanted)
+                self.state['status'] = 'DRAIN' if wanted == 'drain' else 'READY'
+            conn.sendall(answer.encode())
+            conn.close()
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.fixture
+def haproxy():
+    path = os.path.join(tempfile.mkdtemp(), 'admin.sock')
+    log = []
+    fake = FakeHaproxy(path, log)
+    yield fake
+    fake.close()
+
+
+def spec(sock, restart_it=True):
+    return {'unit': 'inferops-vllm-vllm-a.service', 'restart': restart_it, 'health_url': 'http://127.0.0.1:1/health',
+            'wait_s': 30, 'max_restarts': 4,
+            'front': {'socket': sock, 'backend': 'vllm_instances', 'server': 'vllm-a', 'drain_s': 10}}
+
+
+def fake_host(monkeypatch, log, active=True, health_after=2):
+    """systemctl and /health: the instance answers /health on the health_after-th look after its restart."""
+    looks = {'n': 0, 'restarted': False}
+
+    def systemctl(*args):
+        log.append('systemctl ' + ' '.join(args))
+        if args[0] == 'is-active':
+            return 0 if active else 3
+        if args[0] == 'is-failed':
+            return 1
+        if args[0] in ('restart', 'start'):
+            looks['restarted'] = True
+        return 0
+
+    def healthy(_url):
+        if not looks['restarted']:
+            return True
+        looks['n'] += 1
+        return looks['n'] >= health_after
+
+    monkeypatch.setattr(restart, 'systemctl', systemctl)
+    monkeypatch.setattr(restart, 'healthy', healthy)
+    monkeypatch.setattr(restart, 'restarts', lambda unit: 0)
+    monkeypatch.setattr(restart.time, 'sleep', lambda s: None)
+
+
+def test_planned_restart_drains_first_and_readies_after_health(haproxy, monkeypatch):
+    fake_host(monkeypatch, haproxy.log)
+    out = restart.main(spec(haproxy.path))
+    assert out == {'action': 'restarted', 'drained': True, 'healthy': True, 'notes': []}
+    log = haproxy.log
+    # drained, then the two requests in flight end, then the restart, then ready, then HAProxy shows it UP
+    assert log.index('drain') < log.index('stat DRAIN 0') < log.index('systemctl restart inferops-vllm-vllm-a.service')
+    assert log.index('systemctl restart inferops-vllm-vllm-a.service') < log.index('ready') < log.index('stat UP 0')
+
+
+def test_an_instance_that_does_not_come_back_is_set_ready_all_the_same(haproxy, monkeypatch):
+    fake_host(monkeypatch, haproxy.log, health_after=10 ** 6)
+    counts = itertools.count()
+    monkeypatch.setattr(restart, 'restarts', lambda unit: next(counts))  # systemd restarts it again and again
+    out = restart.main(spec(haproxy.path))
+    assert out['action'] == 'restarted' and out['drained'] and not out['healthy']
+    # HAProxy's health check keeps a dead instance out; the admin state is never left on drain
+    assert haproxy.log[-1] == 'ready'
+
+
+def test_nothing_to_do_for_an_active_unchanged_instance(haproxy, monkeypatch):
+    fake_host(monkeypatch, haproxy.log)
+    assert restart.main(spec(haproxy.path, restart_it=False))['action'] == ''
+    assert 'drain' not in haproxy.log
+
+
+def test_a_stopped_instance_is_started_without_a_drain(haproxy, monkeypatch):
+    fake_host(monkeypatch, haproxy.log, active=False)
+    out = restart.main(spec(haproxy.path, restart_it=False))
+    assert out['action'] == 'started' and not out['drained']
+    assert 'drain' not in haproxy.log and 'systemctl start inferops-vllm-vllm-a.service' in haproxy.log
+
+
+def test_no_running_front_restarts_plainly(monkeypatch, tmp_path):
+    log = []
+    fake_host(monkeypatch, log)
+    out = restart.main(spec(str(tmp_path / 'no.sock')))
+    assert out == {'action': 'restarted', 'drained': False, 'healthy': False, 'notes': []}
+    assert log == ['systemctl is-active --quiet inferops-vllm-vllm-a.service', 'systemctl reset-failed inferops-vllm-vllm-a.service',
+                   'systemctl restart inferops-vllm-vllm-a.service']
