@@ -9,7 +9,8 @@ Input: one JSON argument with
   health_url:  the instance's /health
   wait_s:      how long to wait for /health after a restart behind the front
   max_restarts: restarts during that wait after which the instance counts as crash-looping
-  front:       {"socket": ..., "backend": ..., "server": ..., "drain_s": N} or null (no front)
+  front:       {"socket": ..., "backend": ..., "server": ..., "drain_s": N, "tracking": [backends whose server
+               of the same name tracks it]} or null (no front)
 With a front whose runtime socket exists (HAProxy runs), a restart is a planned one: the instance is set to
 drain (no new requests; HAProxy sends them to the others), its requests in flight end (at most drain_s), it
 is restarted, /health is awaited, and it is set back to ready; HAProxy's health check then takes it back in,
@@ -50,16 +51,29 @@ def runtime(path, command, timeout=5.0):
         sock.close()
 
 
-def server_stat(front):
-    """The server's row of `show stat` (status, scur, ...) as a dict, or {}."""
+def stat_rows(front):
+    """`show stat` rows (status, scur, ...) of the server in its backend and in the backends tracking it."""
     text = runtime(front['socket'], 'show stat')
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines or not lines[0].startswith('# '):
         return {}
+    backends = [front['backend']] + list(front.get('tracking') or [])
+    rows = {}
     for row in csv.DictReader([lines[0][2:]] + lines[1:]):
-        if row.get('pxname') == front['backend'] and row.get('svname') == front['server']:
-            return row
-    return {}
+        if row.get('pxname') in backends and row.get('svname') == front['server']:
+            rows[row['pxname']] = row
+    return rows
+
+
+def server_stat(front):
+    """The server's row of `show stat` in its own backend, or {}."""
+    return stat_rows(front).get(front['backend'], {})
+
+
+def in_flight(front):
+    """Requests the server has in flight, through its backend and the backends tracking it (drain
+    state propagates to tracking servers, their requests in flight do not show in its own row)."""
+    return sum(int(row.get('scur') or 0) for row in stat_rows(front).values())
 
 
 def systemctl(*args):
@@ -100,7 +114,7 @@ def main(spec):
     if spec['restart'] and front:
         runtime(front['socket'], 'set server %s/%s state drain' % (front['backend'], front['server']))
         out['drained'] = True
-        if not wait_until(lambda: int(server_stat(front).get('scur') or 0) == 0, front['drain_s']):
+        if not wait_until(lambda: in_flight(front) == 0, front['drain_s']):
             out['notes'].append('requests still in flight after %ss of drain' % front['drain_s'])
     try:
         systemctl('reset-failed', unit)

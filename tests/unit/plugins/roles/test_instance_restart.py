@@ -32,6 +32,7 @@ class FakeHaproxy(object):
     def __init__(self, path, log):
         self.path, self.log = path, log
         self.state = {'status': 'UP', 'scur': 2}
+        self.sessions = None  # in flight through the session-affinity backend's tracking server, when set
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(path)
         self.sock.listen(8)
@@ -48,9 +49,15 @@ class FakeHaproxy(object):
             command = conn.recv(4096).decode().strip()
             answer = '\n'
             if command == 'show stat':
-                self.log.append('stat %(status)s %(scur)s' % self.state)
+                self.log.append('stat %(status)s %(scur)s' % self.state
+                                + ('' if self.sessions is None else ' s%d' % self.sessions))
                 row = 'vllm_instances,vllm-a,0,0,%(scur)d,5,,10,0,0,,0,,0,0,0,0,%(status)s,1' % self.state
-                answer = '\n'.join([HEADER, 'vllm,FRONTEND,,,0,1,4096,10,0,0,0,0,0,,,,,OPEN,', row, ''])
+                rows = [HEADER, 'vllm,FRONTEND,,,0,1,4096,10,0,0,0,0,0,,,,,OPEN,', row]
+                if self.sessions is not None:
+                    rows.append('vllm_sessions,vllm-a,0,0,%d,5,,10,0,0,,0,,0,0,0,0,%s,1'
+                                % (self.sessions, self.state['status']))
+                    self.sessions = max(0, self.sessions - 1)
+                answer = '\n'.join(rows + [''])
                 # requests in flight end one per look; a readied server comes UP on the next look
                 self.state['scur'] = max(0, self.state['scur'] - 1)
                 if self.state['status'] == 'READY':
@@ -147,3 +154,14 @@ def test_no_running_front_restarts_plainly(monkeypatch, tmp_path):
     assert out == {'action': 'restarted', 'drained': False, 'healthy': False, 'notes': []}
     assert log == ['systemctl is-active --quiet inferops-vllm-vllm-a.service', 'systemctl reset-failed inferops-vllm-vllm-a.service',
                    'systemctl restart inferops-vllm-vllm-a.service']
+
+
+def test_requests_in_flight_through_the_session_backend_are_waited_for(haproxy, monkeypatch):
+    fake_host(monkeypatch, haproxy.log)
+    haproxy.sessions = 4  # more than in its own backend: the drain waits for these too
+    plan = spec(haproxy.path)
+    plan['front']['tracking'] = ['vllm_sessions']
+    out = restart.main(plan)
+    assert out['drained'] and out['healthy'] and out['notes'] == []
+    log = haproxy.log
+    assert log.index('stat DRAIN 0 s0') < log.index('systemctl restart inferops-vllm-vllm-a.service')
