@@ -564,7 +564,8 @@ plan:
             - Environment of the instance. CPU - C(VLLM_CPU_KVCACHE_SPACE), C(VLLM_CPU_OMP_THREADS_BIND), C(LD_PRELOAD)
               (O(tcmalloc_path), then O(intel_openmp_path), then O(preload_libraries)), C(ONEDNN_DEFAULT_FPMATH_MODE),
               C(ONEDNN_MAX_CPU_ISA), C(ONEDNN_PRIMITIVE_CACHE_CAPACITY) (when set). C(VLLM_CPU_NUM_OF_RESERVED_CPU) is
-              never set (it applies to C(VLLM_CPU_OMP_THREADS_BIND=auto) only; the plan binds explicitly). NVIDIA - C(CUDA_DEVICE_ORDER), C(CUDA_VISIBLE_DEVICES), C(LD_PRELOAD) (O(preload_libraries)
+              never set (it applies to C(VLLM_CPU_OMP_THREADS_BIND=auto) only; the plan binds explicitly).
+              NVIDIA - C(CUDA_DEVICE_ORDER), C(CUDA_VISIBLE_DEVICES), C(LD_PRELOAD) (O(preload_libraries)
               only). C(OMP_*)/C(KMP_*) are never set (vLLM sets them).
           type: dict
           returned: always
