@@ -19,6 +19,7 @@ import os
 import re
 
 from ansible_collections.inferops.vllm.plugins.module_utils import listeners
+from ansible_collections.inferops.vllm.plugins.module_utils.plan_memory import instance_memory
 from ansible_collections.inferops.vllm.plugins.module_utils.topology import VENDORS, format_cpulist
 
 GIB = 1024 ** 3
@@ -31,6 +32,18 @@ DTYPES = ('auto', 'bfloat16', 'float32', 'float16')
 # workload it is served with.
 WORKLOADS = ('online', 'offline')
 FPMATH_MODES = ('STRICT', 'BF16', 'ANY')
+# ONEDNN_MAX_CPU_ISA values oneDNN accepts (its docs, "CPU dispatcher control").
+ONEDNN_MAX_CPU_ISAS = ('DEFAULT', 'SSE41', 'AVX', 'AVX2', 'AVX2_VNNI', 'AVX2_VNNI_2', 'AVX512_CORE',
+                       'AVX512_CORE_VNNI', 'AVX512_CORE_BF16', 'AVX512_CORE_FP16', 'AVX512_CORE_AMX',
+                       'AVX512_CORE_AMX_FP16', 'AVX10_1_512', 'AVX10_1_512_AMX', 'AVX10_1_512_AMX_FP16',
+                       'AVX10_2_512', 'AVX10_2_512_AMX_2')
+# Free /dev/shm one vLLM instance needs at start (measured with vLLM 0.32 CPU: with less, its engine dies with
+# "Insufficient space in /dev/shm"; the API server and engine core exchange requests through shared-memory
+# queues). Also charged to the instance's memory, since tmpfs pages count against the writer's cgroup.
+SHM_MIB_PER_INSTANCE = 160
+# A container's own /dev/shm (ShmSize=): vLLM's CPU container docs ask for --shm-size 4g (tensor-parallel CPU
+# ranks exchange activations through it); NVIDIA: NCCL's shared-memory transport between the GPUs' processes.
+CONTAINER_SHM_MIB = {'cpu': 4096, 'nvidia': 16384}
 NVIDIA_VENDOR_ID = 0x10de
 WEIGHT_SUFFIXES = ('.safetensors', '.bin', '.pt', '.gguf')
 
@@ -63,6 +76,10 @@ DEFAULTS = {
     'intel_openmp_path': None,
     'preload_libraries': [],
     'onednn_fpmath_mode': None,
+    'onednn_max_cpu_isa': None,
+    'onednn_primitive_cache_capacity': 0,
+    'memory_limit': True,
+    'memory_limit_headroom_pct': 25,
     'hugepages_2m_per_node': 0,
     'tensor_parallel_size': None,
     'gpus_per_instance': None,
@@ -131,9 +148,18 @@ def _normalize_options(options):
     _choice(opts, 'strategy', STRATEGIES)
     _choice(opts, 'dtype', DTYPES)
     _choice(opts, 'workload', WORKLOADS)
+    if opts['onednn_fpmath_mode'] == '':
+        opts['onednn_fpmath_mode'] = None  # '' is how a playbook says "unset"
     if opts['onednn_fpmath_mode'] is not None:
         opts['onednn_fpmath_mode'] = str(opts['onednn_fpmath_mode']).upper()
         _choice(opts, 'onednn_fpmath_mode', FPMATH_MODES)
+    if opts['onednn_max_cpu_isa'] == '':
+        opts['onednn_max_cpu_isa'] = None  # '' is how a playbook says "unset"
+    if opts['onednn_max_cpu_isa'] is not None:
+        opts['onednn_max_cpu_isa'] = str(opts['onednn_max_cpu_isa']).upper()
+        _choice(opts, 'onednn_max_cpu_isa', ONEDNN_MAX_CPU_ISAS)
+    if not isinstance(opts['memory_limit'], bool):
+        raise PlanError('memory_limit=%r must be true or false' % (opts['memory_limit'],))
 
     if not isinstance(opts['model_name'], str) or not opts['model_name'].strip():
         raise PlanError('model_name is required: the name clients use in requests (--served-model-name)')
@@ -156,6 +182,8 @@ def _normalize_options(options):
         opts['listeners'] = listeners.decide(opts['front_port'], opts['expose_instances'], opts['listen_address'])
     except listeners.ListenerError as exc:
         raise PlanError(str(exc))
+    _int_range(opts, 'onednn_primitive_cache_capacity', 0)
+    _int_range(opts, 'memory_limit_headroom_pct', 0, 1000)
     _int_range(opts, 'model_kv_bytes_per_token', 1)
     _number_range(opts, 'model_weights_gib', 0, strict=True)
     _number_range(opts, 'runtime_overhead_gib', 0)
@@ -645,6 +673,36 @@ class _Planner(object):
             env['LD_PRELOAD'] = ':'.join(libs)
         return env
 
+    def onednn_env(self):
+        """The ONEDNN_* variables of a CPU instance: the plan is their one owner."""
+        opts = self.opts
+        env = {}
+        if opts['onednn_fpmath_mode']:
+            env['ONEDNN_DEFAULT_FPMATH_MODE'] = opts['onednn_fpmath_mode']
+        if opts['onednn_max_cpu_isa']:
+            env['ONEDNN_MAX_CPU_ISA'] = opts['onednn_max_cpu_isa']
+        if opts['onednn_primitive_cache_capacity']:
+            env['ONEDNN_PRIMITIVE_CACHE_CAPACITY'] = str(opts['onednn_primitive_cache_capacity'])
+        return env
+
+    def describe_onednn(self):
+        """Why each ONEDNN_* variable is (not) set, and why VLLM_CPU_NUM_OF_RESERVED_CPU is not."""
+        opts = self.opts
+        if not opts['onednn_fpmath_mode']:
+            self.say('ONEDNN_DEFAULT_FPMATH_MODE unset (oneDNN\'s STRICT: float32 math stays float32); '
+                     'onednn_fpmath_mode=BF16 trades a little accuracy for AMX/AVX-512 BF16 speed on float32 models.')
+        if opts['onednn_max_cpu_isa']:
+            self.say('ONEDNN_MAX_CPU_ISA=%s as requested: oneDNN uses no instruction set above it (A/B comparisons, '
+                     'mixed fleets).' % opts['onednn_max_cpu_isa'])
+        if opts['onednn_primitive_cache_capacity']:
+            self.say('ONEDNN_PRIMITIVE_CACHE_CAPACITY=%d as requested (oneDNN\'s default 1024 compiled kernels; more '
+                     'helps when many distinct shapes run).' % opts['onednn_primitive_cache_capacity'])
+        self.say('The ONEDNN_* variables come from the plan alone (each instance\'s environment file); the tuning '
+                 'role\'s environment file sets none.')
+        self.say('VLLM_CPU_NUM_OF_RESERVED_CPU unset: vLLM reads it only with VLLM_CPU_OMP_THREADS_BIND=auto, and the '
+                 'plan binds explicitly; its reserved cores are reserved_cores_per_instance=%d, left out of the bind '
+                 'list.' % opts['reserved_cores_per_instance'])
+
     # ---- CPU
 
     def cpu_units(self):
@@ -964,6 +1022,7 @@ class _Planner(object):
         seqs, tokens = WORKLOAD_SIZES[opts['workload']]
         self.say('workload=%s: max-num-seqs %d and max-num-batched-tokens %d per tensor-parallel rank.'
                  % (opts['workload'], seqs, tokens))
+        self.describe_onednn()
 
         instances = []
         for index, (label, nodes) in enumerate(units):
@@ -992,8 +1051,7 @@ class _Planner(object):
                 'VLLM_CPU_OMP_THREADS_BIND': bind,
             }
             env.update(self.base_env())
-            if opts['onednn_fpmath_mode']:
-                env['ONEDNN_DEFAULT_FPMATH_MODE'] = opts['onednn_fpmath_mode']
+            env.update(self.onednn_env())
             port = ports[index]
             self.say('%s: %s, %s, TP %d, inference cores %s%s.' % (
                 name, 'NUMA node%s %s' % ('' if tp == 1 else 's', ','.join(str(n) for n in node_ids)),
@@ -1002,6 +1060,10 @@ class _Planner(object):
                 ' (ranks equalised to %d threads: tensor-parallel ranks run in lock-step, spare cores are housekeeping)'
                 % threads))
             self.say('%s: KV cache %s.' % (name, kv['why']))
+            memory, sentence = instance_memory(name, self.weights_gib, kv['per_rank'] * tp, opts['runtime_overhead_gib'],
+                                               tp, SHM_MIB_PER_INSTANCE, opts['memory_limit_headroom_pct'],
+                                               opts['memory_limit'])
+            self.say(sentence)
             instances.append({
                 'name': name,
                 'index': index,
@@ -1023,6 +1085,11 @@ class _Planner(object):
                 'kv_cache_memory_bytes': kv['per_rank'] * GIB,
                 'kv_cache_sequences': kv['sequences'],
                 'weights_gib': _gib(self.weights_gib),
+                'memory_gib': memory['memory_gib'],
+                'memory_max_mib': memory['memory_max_mib'],
+                'memory_max_bytes': memory['memory_max_bytes'],
+                'shm_mib': memory['shm_mib'],
+                'container_shm_mib': CONTAINER_SHM_MIB['cpu'],
                 'max_model_len': opts['max_model_len'],
                 'max_num_seqs': max_seqs,
                 'max_num_batched_tokens': max_tokens,
@@ -1112,8 +1179,9 @@ class _Planner(object):
 
     def plan_nvidia(self, dtype):
         opts, topo = self.opts, self.topo
-        if opts['onednn_fpmath_mode']:
-            raise PlanError('onednn_fpmath_mode only applies to accelerator=cpu; leave it unset for nvidia')
+        for option in ('onednn_fpmath_mode', 'onednn_max_cpu_isa', 'onednn_primitive_cache_capacity'):
+            if opts[option]:
+                raise PlanError('%s only applies to accelerator=cpu; leave it unset for nvidia' % option)
         self.describe_cpus()
         gpus = self.nvidia_gpus()
         gpi = self.gpus_per_instance(len(gpus))
@@ -1199,6 +1267,11 @@ class _Planner(object):
                 'kv_cache_memory_bytes': None,
                 'kv_cache_sequences': None,
                 'weights_gib': None if self.weights_gib is None else _gib(self.weights_gib),
+                'memory_gib': None,
+                'memory_max_mib': None,
+                'memory_max_bytes': None,
+                'shm_mib': SHM_MIB_PER_INSTANCE,
+                'container_shm_mib': CONTAINER_SHM_MIB['nvidia'],
                 'max_model_len': opts['max_model_len'],
                 'max_num_seqs': None,
                 'max_num_batched_tokens': None,
@@ -1237,11 +1310,20 @@ class _Planner(object):
                  'migration would only add noise.')
         # Who listens on the network: decided here once; the server role and the gate render it.
         self.say(self.opts['listeners']['reason'])
-        planned = 0.0
-        for inst in instances:
-            if inst['kv_cache_total_gib'] is not None:
-                planned += inst['kv_cache_total_gib'] + (inst['weights_gib'] or 0) \
-                    + self.opts['runtime_overhead_gib'] * inst['tensor_parallel_size']
+        planned = sum(i['memory_gib'] for i in instances if i['memory_gib'] is not None)
+        shm = sum(i['shm_mib'] for i in instances)
+        self.say('/dev/shm: %d MiB free per instance at start (%d MiB for %s; vLLM\'s API server and engine core '
+                 'exchange requests through shared-memory queues, and with less the engine dies with "Insufficient '
+                 'space in /dev/shm"), the host\'s /dev/shm for systemd units; a container gets its own /dev/shm of '
+                 '%d MiB (ShmSize=: %s).' % (
+                     SHM_MIB_PER_INSTANCE, shm, _plural(len(instances), 'instance'),
+                     CONTAINER_SHM_MIB[self.opts['accelerator']],
+                     'vLLM\'s CPU container docs ask for --shm-size 4g; tensor-parallel ranks exchange activations '
+                     'through it' if self.opts['accelerator'] == 'cpu' else 'NCCL\'s shared-memory transport '
+                     'between the GPUs\' processes'))
+        if self.opts['accelerator'] != 'cpu':
+            self.say('No memory limit on NVIDIA instances: their weights and KV cache live on the GPUs, and the host '
+                     'memory of a GPU instance is not planned.')
         return {
             'inference_cpus': inference,
             'inference_cpulist': format_cpulist(inference),
@@ -1254,6 +1336,7 @@ class _Planner(object):
             'listeners': dict((k, v) for k, v in self.opts['listeners'].items() if k != 'reason'),
             'ports': [i['port'] for i in instances],
             'memory_planned_gib': _gib(planned),
+            'shm_mib': shm,
             'memory_limit_gib': None if not topo.memory_limit_bytes else _gib(topo.memory_limit_bytes / float(GIB)),
         }
 

@@ -201,9 +201,37 @@ options:
   onednn_fpmath_mode:
     description:
       - Value of C(ONEDNN_DEFAULT_FPMATH_MODE). C(BF16) and C(ANY) let oneDNN compute float32 math in bf16 and need
-        C(amx_bf16) or C(avx512_bf16). CPU only.
+        C(amx_bf16) or C(avx512_bf16). CPU only. Unset (or empty) leaves oneDNN's C(STRICT).
+      - The plan is the one owner of the C(ONEDNN_*) variables (each instance's environment file); the
+        C(xeon_tuning) role's environment file sets none.
     type: str
     choices: [STRICT, BF16, ANY]
+  onednn_max_cpu_isa:
+    description:
+      - Value of C(ONEDNN_MAX_CPU_ISA), the highest instruction set oneDNN may use (A/B comparisons, mixed fleets).
+        CPU only. Unset (or empty) leaves it unset.
+    type: str
+    choices: [DEFAULT, SSE41, AVX, AVX2, AVX2_VNNI, AVX2_VNNI_2, AVX512_CORE, AVX512_CORE_VNNI, AVX512_CORE_BF16,
+              AVX512_CORE_FP16, AVX512_CORE_AMX, AVX512_CORE_AMX_FP16, AVX10_1_512, AVX10_1_512_AMX,
+              AVX10_1_512_AMX_FP16, AVX10_2_512, AVX10_2_512_AMX_2]
+  onednn_primitive_cache_capacity:
+    description:
+      - Value of C(ONEDNN_PRIMITIVE_CACHE_CAPACITY) (oneDNN's default 1024 kernels); C(0) leaves it unset. CPU only.
+    type: int
+    default: 0
+  memory_limit:
+    description:
+      - Give every CPU instance a memory limit (RV(plan.instances[].memory_max_mib), C(MemoryMax=) of its systemd
+        unit, C(--memory) of its container), so that an instance that outgrows its plan is OOM-killed inside its
+        own unit, which restarts it. C(false) plans none.
+    type: bool
+    default: true
+  memory_limit_headroom_pct:
+    description:
+      - The memory limit of a CPU instance is its KV cache (allocated once at its planned size) plus its weights,
+        runtime overhead and C(/dev/shm) times 1 + this percentage.
+    type: int
+    default: 25
   hugepages_2m_per_node:
     description:
       - Number of static 2 MiB hugepages to reserve on every NUMA node that holds an instance (RV(plan.host.hugepages)).
@@ -477,6 +505,35 @@ plan:
           type: float
           returned: always
           sample: 14.96
+        memory_gib:
+          description: Memory the CPU instance needs, GiB - weights + KV cache (all ranks) + runtime overhead x ranks;
+            null for NVIDIA.
+          type: float
+          returned: always
+          sample: 246.96
+        memory_max_mib:
+          description:
+            - Memory limit of the CPU instance in MiB (systemd C(MemoryMax=), container C(--memory)) - KV cache +
+              (weights + runtime overhead + C(shm_mib)) x (1 + O(memory_limit_headroom_pct) / 100), rounded up.
+            - Null for NVIDIA and with O(memory_limit=false).
+          type: int
+          returned: always
+          sample: 257685
+        memory_max_bytes:
+          description: C(memory_max_mib) in bytes; null when there is no limit.
+          type: int
+          returned: always
+          sample: 270202306560
+        shm_mib:
+          description: Free C(/dev/shm) the instance needs at start (vLLM's shared-memory queues), MiB.
+          type: int
+          returned: always
+          sample: 160
+        container_shm_mib:
+          description: Size of a container's own C(/dev/shm) (C(ShmSize=)), MiB - 4096 for CPU, 16384 for NVIDIA.
+          type: int
+          returned: always
+          sample: 4096
         max_model_len:
           description: C(--max-model-len).
           type: int
@@ -521,8 +578,10 @@ plan:
         env:
           description:
             - Environment of the instance. CPU - C(VLLM_CPU_KVCACHE_SPACE), C(VLLM_CPU_OMP_THREADS_BIND), C(LD_PRELOAD)
-              (O(tcmalloc_path), then O(intel_openmp_path), then O(preload_libraries)), C(ONEDNN_DEFAULT_FPMATH_MODE)
-              (when set). NVIDIA - C(CUDA_DEVICE_ORDER), C(CUDA_VISIBLE_DEVICES), C(LD_PRELOAD) (O(preload_libraries)
+              (O(tcmalloc_path), then O(intel_openmp_path), then O(preload_libraries)), C(ONEDNN_DEFAULT_FPMATH_MODE),
+              C(ONEDNN_MAX_CPU_ISA), C(ONEDNN_PRIMITIVE_CACHE_CAPACITY) (when set). C(VLLM_CPU_NUM_OF_RESERVED_CPU) is
+              never set (it applies to C(VLLM_CPU_OMP_THREADS_BIND=auto) only; the plan binds explicitly).
+              NVIDIA - C(CUDA_DEVICE_ORDER), C(CUDA_VISIBLE_DEVICES), C(LD_PRELOAD) (O(preload_libraries)
               only). C(OMP_*)/C(KMP_*) are never set (vLLM sets them).
           type: dict
           returned: always
@@ -599,10 +658,15 @@ plan:
           returned: always
           sample: [8100, 8101]
         memory_planned_gib:
-          description: Weights + runtime overhead + KV cache of all CPU instances (0 for NVIDIA).
+          description: Sum of RV(plan.instances[].memory_gib) of the CPU instances (0 for NVIDIA).
           type: float
           returned: always
           sample: 498.92
+        shm_mib:
+          description: Sum of RV(plan.instances[].shm_mib), the free host C(/dev/shm) systemd units need at start.
+          type: int
+          returned: always
+          sample: 320
         memory_limit_gib:
           description: The cgroup memory limit that capped the plan, null when none.
           type: float
@@ -626,41 +690,49 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.inferops.vllm.plugins.module_utils.option_names import check_var_names, in_user_words
-from ansible_collections.inferops.vllm.plugins.module_utils.plan import PlanError, build_plan, read_model_dir
+from ansible_collections.inferops.vllm.plugins.module_utils.plan import (
+    ACCELERATORS, DEFAULTS, DTYPES, FPMATH_MODES, ONEDNN_MAX_CPU_ISAS, STRATEGIES, WORKLOADS, PlanError, build_plan,
+    read_model_dir)
 from ansible_collections.inferops.vllm.plugins.module_utils.topology import TopologyError, gather_topology
 
+# Defaults and choices are the planner's own (module_utils/plan.py DEFAULTS and its value lists), stated once;
+# tests/unit/plugins/modules/test_instance_plan_defaults.py checks DOCUMENTATION and playbooks/plan.yml against them.
 ARGUMENT_SPEC = dict(
     topology=dict(type='dict'),
     root=dict(type='path', default='/'),
-    accelerator=dict(type='str', choices=['cpu', 'nvidia'], default='cpu'),
-    strategy=dict(type='str', choices=['per_numa_node', 'per_socket', 'single'], default='per_numa_node'),
+    accelerator=dict(type='str', choices=list(ACCELERATORS), default=DEFAULTS['accelerator']),
+    strategy=dict(type='str', choices=list(STRATEGIES), default=DEFAULTS['strategy']),
     model_name=dict(type='str', required=True),
     model_path=dict(type='path'),
     model_weights_gib=dict(type='float'),
     model_kv_bytes_per_token=dict(type='int', no_log=False),
-    max_model_len=dict(type='int', default=4096),
-    dtype=dict(type='str', choices=['auto', 'bfloat16', 'float32', 'float16'], default='auto'),
-    reserved_cores_per_instance=dict(type='int', default=1),
-    runtime_overhead_gib=dict(type='float', default=3),
-    os_headroom_gib=dict(type='float', default=4),
+    max_model_len=dict(type='int', default=DEFAULTS['max_model_len']),
+    dtype=dict(type='str', choices=list(DTYPES), default=DEFAULTS['dtype']),
+    reserved_cores_per_instance=dict(type='int', default=DEFAULTS['reserved_cores_per_instance']),
+    runtime_overhead_gib=dict(type='float', default=DEFAULTS['runtime_overhead_gib']),
+    os_headroom_gib=dict(type='float', default=DEFAULTS['os_headroom_gib']),
     kv_cache_gib=dict(type='int'),
     kv_cache_max_gib=dict(type='int'),
-    workload=dict(type='str', choices=['online', 'offline'], default='online'),
+    workload=dict(type='str', choices=list(WORKLOADS), default=DEFAULTS['workload']),
     instances=dict(type='int'),
-    base_port=dict(type='int', default=8100),
-    front_port=dict(type='int', default=8000),
-    expose_instances=dict(type='bool', default=False),
-    listen_address=dict(type='str', default=''),
-    name_prefix=dict(type='str', default='vllm'),
+    base_port=dict(type='int', default=DEFAULTS['base_port']),
+    front_port=dict(type='int', default=DEFAULTS['front_port']),
+    expose_instances=dict(type='bool', default=DEFAULTS['expose_instances']),
+    listen_address=dict(type='str', default=DEFAULTS['listen_address']),
+    name_prefix=dict(type='str', default=DEFAULTS['name_prefix']),
     tcmalloc_path=dict(type='str'),
     intel_openmp_path=dict(type='str'),
-    preload_libraries=dict(type='list', elements='path', default=[]),
-    onednn_fpmath_mode=dict(type='str', choices=['STRICT', 'BF16', 'ANY']),
-    hugepages_2m_per_node=dict(type='int', default=0),
+    preload_libraries=dict(type='list', elements='path', default=list(DEFAULTS['preload_libraries'])),
+    onednn_fpmath_mode=dict(type='str', choices=list(FPMATH_MODES)),
+    onednn_max_cpu_isa=dict(type='str', choices=list(ONEDNN_MAX_CPU_ISAS)),
+    onednn_primitive_cache_capacity=dict(type='int', default=DEFAULTS['onednn_primitive_cache_capacity']),
+    memory_limit=dict(type='bool', default=DEFAULTS['memory_limit']),
+    memory_limit_headroom_pct=dict(type='int', default=DEFAULTS['memory_limit_headroom_pct']),
+    hugepages_2m_per_node=dict(type='int', default=DEFAULTS['hugepages_2m_per_node']),
     tensor_parallel_size=dict(type='int'),
     gpus_per_instance=dict(type='int'),
     gpu_memory_gib=dict(type='float'),
-    gpu_memory_utilization=dict(type='float', default=0.9),
+    gpu_memory_utilization=dict(type='float', default=DEFAULTS['gpu_memory_utilization']),
     var_names=dict(type='dict', default={}),
 )
 

@@ -182,7 +182,7 @@ def main(argv):
     facts['memory_gib'] = round(usable / GIB, 2)
     facts['memory_planned_gib'] = round(need_gib, 2)
     if usable and need_gib > usable / GIB:
-        problems.append('the instances need about %.1f GiB (KV cache + runtime overhead per instance) but the host '
+        problems.append('the instances need about %.1f GiB (the plan\'s memory_gib: weights + KV cache + runtime overhead) but the host '
                         'has %.1f GiB%s: the plan does not fit' % (need_gib, usable / GIB,
                                                                    ' (cgroup limit)' if limit else ''))
 

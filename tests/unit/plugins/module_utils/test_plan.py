@@ -90,6 +90,13 @@ def test_spr_2s_per_numa_node_whole_plan():
         'kv_cache_memory_bytes': 229 * GIB,
         'kv_cache_sequences': 229,
         'weights_gib': 14.96,
+        # 14.96 weights + 229 KV cache + 3 runtime overhead
+        'memory_gib': 246.96,
+        # 229 x 1024 MiB KV cache + ((14.96 + 3) x 1024 + 160 MiB shm) x 1.25 = 257684.8, rounded up
+        'memory_max_mib': 257685,
+        'memory_max_bytes': 257685 * 1024 * 1024,
+        'shm_mib': 160,
+        'container_shm_mib': 4096,
         'max_model_len': 8192,
         'max_num_seqs': 128,
         'max_num_batched_tokens': 2048,
@@ -120,6 +127,7 @@ def test_spr_2s_per_numa_node_whole_plan():
                       'network_exposed': True},
         'ports': [8100, 8101],
         'memory_planned_gib': 494.92,
+        'shm_mib': 320,
         'memory_limit_gib': None,
     }
     assert plan['warnings'] == []

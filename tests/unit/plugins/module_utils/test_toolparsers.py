@@ -2,21 +2,15 @@
 # Copyright: (c) 2026, inferops.vllm contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Model families and vLLM tool-call parsers: the table, the server arguments, an unknown family, and the
-server role's instances.json.j2 rendering them into every instance's vLLM command line."""
+server role's server_units filter putting them into every instance's vLLM command line."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import json
-import os
-
 import pytest
-import yaml
 
 from ansible_collections.inferops.vllm.plugins.module_utils import toolparsers as T
 
-ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
-ROLE = os.path.join(ROOT, 'roles', 'server')
 # vLLM's registered parser names (vllm/tool_parsers/__init__.py of vllm 0.32), those the table uses
 VLLM_PARSERS = {'deepseek_v3', 'deepseek_v31', 'openai', 'glm45', 'granite', 'granite4', 'granite-20b-fc', 'hermes',
                 'hunyuan_a13b', 'internlm', 'jamba', 'kimi_k2', 'llama3_json', 'llama4_pythonic', 'minimax_m2',
@@ -47,36 +41,18 @@ def test_has_tool_parsing():
     assert not T.has_tool_parsing(['--enable-auto-tool-choice']) and not T.has_tool_parsing(None)
 
 
-def _role_vars():
-    out = {}
-    for rel in ('defaults/main.yml', 'vars/main.yml'):
-        with open(os.path.join(ROLE, rel)) as f:
-            out.update(yaml.safe_load(f) or {})
-    return out
-
-
-def render_units(**overrides):
-    """instances.json.j2 as the server role renders it (its defaults, vars/main.yml and the derived facts)."""
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.template import Templar
+def render_units(server_tool_call_family='', server_extra_args=()):
+    """The units as the server role renders them: the server_units filter with the settings
+    tasks/validate.yml gives it (tool_args from tool_call_args, then the operator's extra_args)."""
+    from ansible_collections.inferops.vllm.plugins.filter.server_units import FilterModule
     from ansible_collections.inferops.vllm.plugins.filter.tool_call_args import tool_call_args
-    variables = _role_vars()
-    variables.update({'server_instances': [{'name': 'vllm-node0', 'port': 8101, 'args': ['--dtype', 'bfloat16']}],
-                      'server_model_name': 'tiny-llama', 'server_model_path': '/srv/models/tiny-llama',
-                      '__server_listen': '127.0.0.1', '__server_model_runtime_path': '/srv/models/tiny-llama'})
-    variables.update(overrides)
-    # what tasks/validate.yml sets before the template is rendered
-    variables['__server_tool_args'] = tool_call_args(variables.get('server_tool_call_family', ''))
-    with open(os.path.join(ROLE, 'templates', 'instances.json.j2')) as f:
-        source = f.read()
-    try:
-        from ansible.template import trust_as_template      # ansible-core >= 2.19 templates trusted text only
-        source = trust_as_template(source)
-    except ImportError:
-        pass
-    out = Templar(loader=DataLoader(), variables=variables).template(source)
-    # ansible-core 2.19 returns what the template's one expression made (the list); older ones its JSON text
-    return json.loads(out) if isinstance(out, str) else out
+    settings = {'accelerator': 'cpu', 'runtime': 'systemd', 'unit_prefix': 'inferops-vllm-',
+                'cache_dir': '/var/lib/inferops-vllm/cache', 'model_name': 'tiny-llama',
+                'model_path': '/srv/models/tiny-llama', 'model_runtime_path': '/srv/models/tiny-llama',
+                'listen': '127.0.0.1', 'tool_args': tool_call_args(server_tool_call_family),
+                'extra_args': list(server_extra_args), 'extra_env': {}, 'container_shm_size': ''}
+    instances = [{'name': 'vllm-node0', 'port': 8101, 'args': ['--dtype', 'bfloat16']}]
+    return FilterModule().filters()['server_units'](instances, settings)
 
 
 def _argv(units):
