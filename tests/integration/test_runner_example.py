@@ -102,6 +102,10 @@ def _extra_vars(tmp_path, port, slos):
         'inferops_os_headroom_gib': 1,
         'inferops_runtime_overhead_gib': 1,
         'inferops_base_port': port,
+        # The fake server stands for one instance on loopback, gated directly: no front, and a
+        # loopback listener needs no key.
+        'server_expose_instances': True,
+        'server_listen_address': '127.0.0.1',
         'validate_address': '127.0.0.1',
         'validate_duration_s': 3,
         'validate_warmup_requests': 2,
