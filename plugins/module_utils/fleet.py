@@ -9,7 +9,8 @@ cost per 1M tokens charged once per host (never once per endpoint)."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.inferops.vllm.plugins.module_utils.profilefleet import render_section as profile_section
+# the profiles section's table cell, one format for the whole report (profilefleet cannot import this module)
+from ansible_collections.inferops.vllm.plugins.module_utils.profilefleet import _cell, render_section as profile_section
 from ansible_collections.inferops.vllm.plugins.module_utils.telemetry import brief as telemetry_brief
 
 SCOPES = ('host', 'instance')
@@ -280,14 +281,6 @@ def summarize(records, outlier_pct=20.0):
         'classes': _classes(priced),
         'fleet': _fleet(hosts, priced),
     }
-
-
-def _cell(value, digits=1):
-    if value is None:
-        return '-'
-    if isinstance(value, float):
-        return ('%.' + str(digits) + 'f') % value
-    return str(value)
 
 
 def _endpoint_table(summary):
