@@ -28,8 +28,10 @@ laid out that way). The vLLM venv and model are those made by ``make vllm-assets
    Both get a new seed every round (the prompts differ between rounds, so the prefix cache does not
    favour later rounds), and the same request body: the bench gets the gate's ``min_tokens`` and
    ``continuous_usage_stats`` through ``--extra-body``.
-   (c) the same two in open loop, Poisson arrivals at ``--latency-rate`` req/s (default 12, about 60%
-   of what this server completes here), ``--latency-requests`` each (default 300): the gate with
+   (c) the same two in open loop, Poisson arrivals at ``--latency-rate`` req/s (default: 60% of the
+   requests per second both tools completed in round 1's closed loop, their mean, to 0.5 req/s; near
+   the server's capacity queueing turns a small difference in server work into a large one in
+   latency, and the capacity differs between machines), ``--latency-requests`` each (default 300): the gate with
    ``mode: open``, the bench with ``--request-rate R --burstiness 1.0``. The latency figures are compared
    here: in the closed loop, identical requests finish in the same engine step and the next ones start
    together, so whether they join the very next step depends on the client's sub-millisecond turnaround.
@@ -553,8 +555,11 @@ def parse_args():
     p.add_argument('--served-model-name', default='tiny-llama')
     p.add_argument('--port', type=int, help='loopback port for the server (default: a free one)')
     p.add_argument('--bench-timeout', type=float, default=900.0, help='seconds for one vllm bench serve run')
-    p.add_argument('--latency-rate', type=float, default=12.0,
-                   help='req/s of the open-loop (Poisson) runs the latency figures are compared on; 0: none')
+    p.add_argument('--latency-rate', type=float, default=None,
+                   help='req/s of the open-loop (Poisson) runs the latency figures are compared on; 0: none; '
+                        "default: --latency-load x round 1's closed-loop req/s")
+    p.add_argument('--latency-load', type=float, default=0.6,
+                   help="the default open-loop rate as a fraction of round 1's closed-loop req/s (mean of both tools)")
     p.add_argument('--latency-requests', type=int, default=300, help='requests per open-loop run')
     p.add_argument('--bench-body', choices=('gate', 'vllm'), default='gate',
                    help="gate: the bench also sends the gate's min_tokens and continuous usage (same requests); "
@@ -579,8 +584,14 @@ def measure(a, srv, workdir, figures):
         seed = a.seed + rnd
         order = ('gate', 'bench') if rnd % 2 else ('bench', 'gate')
         entry = {'round': rnd, 'order': list(order)}
-        phases = [('closed', None)] + ([('open', a.latency_rate)] if a.latency_rate else [])
-        for phase, rate in phases:
+        for phase in ('closed', 'open'):
+            rate = a.latency_rate if phase == 'open' else None
+            if phase == 'open' and rate is None:
+                rate = a.latency_rate = auto_latency_rate(closed[0], a.latency_load)
+                print('open-loop rate: %.1f req/s (%.0f%% of the mean of round 1\'s closed-loop req/s)'
+                      % (rate, 100 * a.latency_load), flush=True)
+            if phase == 'open' and not rate:
+                break
             got = {}
             for tool in order:
                 name = 'the gate engine' if tool == 'gate' else 'vllm bench serve'
@@ -598,6 +609,12 @@ def measure(a, srv, workdir, figures):
             print(flush=True)
         figures['rounds'].append(entry)
     return closed, opened
+
+
+def auto_latency_rate(pair, load):
+    """``load`` x the mean completed req/s of both tools in one closed-loop round, to 0.5 req/s."""
+    per_s = [r['completed'] / r['window_s'] for r in pair if r.get('window_s')]
+    return max(0.5, round(2 * load * sum(per_s) / len(per_s)) / 2.0)
 
 
 def latency_ratios(pairs):
@@ -646,6 +663,7 @@ def main():
             print('ready in %.0f s; one bench command: %s' % (srv.ready_s, ' '.join(
                 bench_command(srv, a, a.seed + 1, '<tmp>')[3:])), flush=True)
             pairs, open_pairs = measure(a, srv, workdir, figures)
+            figures['load']['latency_rate'] = a.latency_rate
     except (BenchError, GateError, OSError, ValueError, KeyError) as exc:
         print('could not run the comparison: %s' % (getattr(exc, 'message', None) or exc))
         if a.keep:
