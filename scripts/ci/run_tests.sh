@@ -97,8 +97,8 @@ case "$what" in
     # The vLLM scenarios and e2e (the longest chain) run one at a time in their own lane, never two
     # vLLM servers of different stages at once; everything else runs in the other lane.
     run_lane setup-host setup-venv
-    # The vLLM lane is the longer (about 53 of the run's minutes on the 2-core CI machine): the unit
-    # tests run in the other lane, after the vLLM set-up the first lane waits for anyway.
+    # The vLLM lane is the longer (a clean-clone run on the 2-core EPYC VM: 55 minutes, the other lane
+    # 35): the unit tests run in the other lane, after the vLLM set-up the first lane waits for anyway.
     lanes "setup-images after:setup-vllm molecule:vllm_cpu_podman molecule:vllm_cpu_systemd e2e" \
           "setup-vllm unit changelog lint sanity integration importer molecule:topology molecule:validate molecule:nvidia_gpu molecule:xeon_tuning molecule:vllm_nvidia_render"
     ;;
