@@ -9,8 +9,8 @@ cost per 1M tokens charged once per host (never once per endpoint)."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-# the profiles section's table cell, one format for the whole report (profilefleet cannot import this module)
-from ansible_collections.inferops.vllm.plugins.module_utils.profilefleet import _cell, render_section as profile_section
+# one table-cell format for the whole report (profilefleet cannot import this module: fleet imports it)
+from ansible_collections.inferops.vllm.plugins.module_utils.profilefleet import render_section as profile_section, table_cell
 from ansible_collections.inferops.vllm.plugins.module_utils.telemetry import brief as telemetry_brief
 
 SCOPES = ('host', 'instance')
@@ -292,12 +292,12 @@ def _endpoint_table(summary):
         if row['outlier']:
             vs += ' **outlier**'
         # Instance rows never show a cost: the host's hour is charged once, on its host row.
-        cost = _cell(row.get('cost_per_1m_output_tokens'), 4) if row.get('scope') == 'host' else '-'
+        cost = table_cell(row.get('cost_per_1m_output_tokens'), 4) if row.get('scope') == 'host' else '-'
         lines.append('| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
             row['host'], row['target'], row.get('scope') or 'instance', row['model'], row['verdict'],
-            _cell(row['output_tokens_per_s']), _cell(row['requests_per_s'], 2),
-            _cell(row['ttft_p95_ms']), _cell(row['itl_p95_ms']), _cell(row.get('tpot_p95_ms')),
-            _cell(row['e2e_p95_ms']), _cell(row['error_rate'], 3), cost, vs, row['runner'] or '-',
+            table_cell(row['output_tokens_per_s']), table_cell(row['requests_per_s'], 2),
+            table_cell(row['ttft_p95_ms']), table_cell(row['itl_p95_ms']), table_cell(row.get('tpot_p95_ms')),
+            table_cell(row['e2e_p95_ms']), table_cell(row['error_rate'], 3), cost, vs, row['runner'] or '-',
             row.get('conformance') or 'not checked'))
     return lines
 
@@ -306,10 +306,10 @@ def _median_lines(summary):
     lines = ['Medians per model and hardware (outlier: more than %.0f%% below):' % summary['outlier_pct'], '']
     for med in summary['medians']:
         lines.append('- %s on %s: %s output tok/s over %d endpoint(s)' % (
-            med['model'], med['hardware'], _cell(med['median_output_tokens_per_s']), med['endpoints']))
+            med['model'], med['hardware'], table_cell(med['median_output_tokens_per_s']), med['endpoints']))
     for med in summary.get('host_medians') or []:
         lines.append('- %s on %s, whole host: %s output tok/s over %d host(s)' % (
-            med['model'], med['hardware'], _cell(med['median_output_tokens_per_s']), med['endpoints']))
+            med['model'], med['hardware'], table_cell(med['median_output_tokens_per_s']), med['endpoints']))
     return lines
 
 
@@ -331,18 +331,18 @@ def _cost_lines(summary):
     lines.append('|---|---|---|---:|---:|---:|---:|---|')
     for host in hosts:
         lines.append('| %s | %s | %s | %s | %s | %s | %s | %s |' % (
-            host['host'], host['hardware'], host['model'], _cell(host['output_tokens_per_s']),
-            _cell(host['host_cost_per_hour'], 2), _cell(host['per_1m_output_tokens'], 4),
-            _cell(host['per_1m_total_tokens'], 4), _basis_cell(host['basis'])))
+            host['host'], host['hardware'], host['model'], table_cell(host['output_tokens_per_s']),
+            table_cell(host['host_cost_per_hour'], 2), table_cell(host['per_1m_output_tokens'], 4),
+            table_cell(host['per_1m_total_tokens'], 4), _basis_cell(host['basis'])))
     lines.append('')
     lines.append('| class | model | hosts | $/h | output tok/s | total tok/s | $ per 1M output tok '
                  '| $ per 1M total tok | basis |')
     lines.append('|---|---|---:|---:|---:|---:|---:|---:|---|')
     for cls in summary['classes']:
         lines.append('| %s | %s | %d | %s | %s | %s | %s | %s | %s |' % (
-            cls['hardware'], cls['model'], cls['hosts'], _cell(cls['host_cost_per_hour'], 2),
-            _cell(cls['output_tokens_per_s']), _cell(cls['total_tokens_per_s']),
-            _cell(cls['per_1m_output_tokens'], 4), _cell(cls['per_1m_total_tokens'], 4),
+            cls['hardware'], cls['model'], cls['hosts'], table_cell(cls['host_cost_per_hour'], 2),
+            table_cell(cls['output_tokens_per_s']), table_cell(cls['total_tokens_per_s']),
+            table_cell(cls['per_1m_output_tokens'], 4), table_cell(cls['per_1m_total_tokens'], 4),
             _basis_cell(cls['basis'])))
     lines.append('')
     lines.extend(_fleet_lines(summary['fleet'], hosts))
@@ -352,8 +352,8 @@ def _cost_lines(summary):
 def _fleet_lines(fleet, hosts):
     lines = ['Fleet: %d priced host(s), %s $/h, %s output tok/s: %s per 1M output tokens, '
              '%s per 1M total tokens (%s).' % (
-                 fleet['hosts'], _cell(fleet['host_cost_per_hour'], 2), _cell(fleet['output_tokens_per_s']),
-                 _cell(fleet['per_1m_output_tokens'], 4), _cell(fleet['per_1m_total_tokens'], 4),
+                 fleet['hosts'], table_cell(fleet['host_cost_per_hour'], 2), table_cell(fleet['output_tokens_per_s']),
+                 table_cell(fleet['per_1m_output_tokens'], 4), table_cell(fleet['per_1m_total_tokens'], 4),
                  fleet['basis'] or 'no basis')]
     measured = [host['host'] for host in hosts if host['basis'] != CAPACITY]
     if measured:
@@ -382,12 +382,12 @@ def _telemetry_lines(summary):
             lines.append('| %s | %s | - | - | - | - | - | %s |' % (row['host'], row['target'], tel.get('reason')))
             continue
         insts = '; '.join(
-            ('%s: %s, %s, %s' % (i['name'], _cell(i.get('cpu_cores'), 2), _cell(i.get('cpu_util'), 2),
-                                 _cell(i.get('ctxt_switches_per_s'), 0)))
+            ('%s: %s, %s, %s' % (i['name'], table_cell(i.get('cpu_cores'), 2), table_cell(i.get('cpu_util'), 2),
+                                 table_cell(i.get('ctxt_switches_per_s'), 0)))
             if not i.get('reason') else '%s: %s' % (i['name'], i['reason']) for i in tel.get('instances') or [])
         lines.append('| %s | %s | %s | %s | %s | %s | %s | %s |' % (
-            row['host'], row['target'], _cell(tel.get('watts'), 1), _cell(tel.get('joules_per_output_token'), 4),
-            _cell(tel.get('energy_cost_per_1m_output_tokens'), 4), _cell(tel.get('numa_miss_ratio'), 4),
+            row['host'], row['target'], table_cell(tel.get('watts'), 1), table_cell(tel.get('joules_per_output_token'), 4),
+            table_cell(tel.get('energy_cost_per_1m_output_tokens'), 4), table_cell(tel.get('numa_miss_ratio'), 4),
             insts or '-', '; '.join(tel.get('energy_absent') or []) or '-'))
     return lines
 

@@ -221,7 +221,7 @@ def summarize(records, target=None, available=None):
 
 
 # -- Markdown ------------------------------------------------------------------------------------
-def _cell(value, digits=1):
+def table_cell(value, digits=1):
     if value is None:
         return '-'
     if isinstance(value, float):
@@ -254,10 +254,10 @@ def profile_lines(summary):
             hit += ' (expected)' if r['builds_cache_hits'] else (' **high**' if r['high_hit_rate_warning'] else '')
         valid = '-' if r['valid_rate'] is None else '%s of %s' % (_pct(r['valid_rate']), r['answers_checked'])
         lines.append('| %s | %s | %s | %s | %s %s | %s | %s | %s | %s | %s | %s | %s |' % (
-            r['host'], r['hardware'], r['profile'], r['verdict'], _cell(r['capacity'], 3),
-            UNIT.get(r['rate_unit'], r['rate_unit']), _cell(r['output_tokens_per_s']),
-            _cell(r['cost_per_1m_output_tokens'], 4), hit, valid, _cell(r['ttft_first_p50_ms']),
-            _cell(r['ttft_later_p50_ms']), r['limiting_slo'] or '-'))
+            r['host'], r['hardware'], r['profile'], r['verdict'], table_cell(r['capacity'], 3),
+            UNIT.get(r['rate_unit'], r['rate_unit']), table_cell(r['output_tokens_per_s']),
+            table_cell(r['cost_per_1m_output_tokens'], 4), hit, valid, table_cell(r['ttft_first_p50_ms']),
+            table_cell(r['ttft_later_p50_ms']), r['limiting_slo'] or '-'))
     lines.append('')
     for w in (summary.get('warnings') or []):
         lines.append('Warning: %s.' % w)
@@ -283,8 +283,8 @@ def placement_lines(per_profile, fleet, error=None, inputs=None):
         lines.append('|---|---|---:|---:|---:|---|---|')
         for r in inputs:
             lines.append('| %s | %s | %s | %s | %s | %s | %s |' % (
-                r['profile'], r['hardware_class'], _cell(r.get('capacity_rps'), 3), _cell(r.get('cost_per_hour'), 2),
-                _cell(r.get('cost_per_1m'), 4), 'yes' if r.get('slo_met') else 'no', r.get('source') or '-'))
+                r['profile'], r['hardware_class'], table_cell(r.get('capacity_rps'), 3), table_cell(r.get('cost_per_hour'), 2),
+                table_cell(r.get('cost_per_1m'), 4), 'yes' if r.get('slo_met') else 'no', r.get('source') or '-'))
         lines.append('')
     lines.append('Cheapest class per profile (by price per host over capacity per host):')
     lines.append('')
@@ -292,7 +292,7 @@ def placement_lines(per_profile, fleet, error=None, inputs=None):
         b = per_profile[p]
         if b['meets']:
             lines.append('- %s: **%s**, %s per host, $%s per 1M output tokens%s' % (
-                p, b['hardware_class'], _cell(b['capacity_rps'], 3), _cell(b.get('cost_per_1m'), 4),
+                p, b['hardware_class'], table_cell(b['capacity_rps'], 3), table_cell(b.get('cost_per_1m'), 4),
                 ('; then ' + ', '.join(b['ranking'][1:])) if len(b['ranking']) > 1 else ''))
         else:
             lines.append('- %s' % b['message'])
@@ -307,11 +307,11 @@ def placement_lines(per_profile, fleet, error=None, inputs=None):
             f = fleet['profiles'][p]
             hosts = ', '.join('%d x %s' % (n, c) for c, n in sorted(f['hosts'].items())) or 'none'
             lines.append('| %s | %s | %s | %s | %s | %s |' % (
-                p, _cell(f['target_rps'], 2), hosts, _cell(f['capacity_rps'], 2),
-                _pct(f['headroom']), _cell(f['cost_per_hour'], 2)))
+                p, table_cell(f['target_rps'], 2), hosts, table_cell(f['capacity_rps'], 2),
+                _pct(f['headroom']), table_cell(f['cost_per_hour'], 2)))
         total = ', '.join('%d x %s' % (n, c) for c, n in sorted(fleet['hosts'].items()))
         lines.append('')
-        lines.append('Fleet: %s, %s per hour.' % (total or 'no hosts', _cell(fleet['cost_per_hour'], 2)))
+        lines.append('Fleet: %s, %s per hour.' % (total or 'no hosts', table_cell(fleet['cost_per_hour'], 2)))
         lines.append('')
     return lines
 
