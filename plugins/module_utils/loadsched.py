@@ -6,7 +6,8 @@
 
 Closed loop: ``concurrency`` workers, each sends its next request when the last one ends.
 Open loop: requests are due at arrival times (constant spacing, Poisson, or gamma-distributed
-gaps with ``burstiness`` as in ``vllm bench serve``) whatever the server does. A cap on
+gaps with ``burstiness`` as in ``vllm bench serve``, scaled as it scales them so that a run's arrivals
+span exactly count / rate) whatever the server does. A cap on
 requests in flight protects the client; an arrival that finds it full waits, keeps its
 scheduled time (so the wait counts in its latency) and is reported. Arrivals due before the
 end of the window are sent even after it, or counted as unsent when still waiting a grace
@@ -17,6 +18,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import asyncio
+import itertools
+import math
 import time
 
 from ansible_collections.inferops.vllm.plugins.module_utils.loadrecord import RequestRecord
@@ -43,6 +46,31 @@ def arrival_gaps(rate, arrival, rng, burstiness=1.0):
     theta = 1.0 / (rate * b)
     while True:
         yield rng.gammavariate(b, theta)
+
+
+def scheduled_gaps(rate, arrival, rng, burstiness=1.0, count=None):
+    """Gaps of a run of ``count`` arrivals, scaled so that they span exactly ``count / rate``.
+
+    ``vllm bench serve`` does the same (its ``normalize_factor``): without it the span of N
+    Poisson arrivals varies by about 1/sqrt(N) (±10% for 300), so the offered rate is not the
+    one asked for and two runs of the same load differ by that much in queueing. After
+    ``count`` gaps (a run that goes on) the gaps are drawn as they come.
+    """
+    gaps = arrival_gaps(rate, arrival, rng, burstiness)
+    if arrival == 'constant' or not count or count < 2:
+        return gaps
+    first = list(itertools.islice(gaps, int(count)))
+    factor = (count / float(rate)) / sum(first)
+    return itertools.chain((g * factor for g in first), gaps)
+
+
+def _arrivals_in(num, duration, rate):
+    """How many arrivals the run is made of: its count, else what its window holds at ``rate``."""
+    if num is not None:
+        return int(num)
+    if duration is not None and rate:
+        return int(math.ceil(float(duration) * float(rate) - 1e-9))
+    return None
 
 
 class Phase(object):
@@ -161,12 +189,14 @@ class Phase(object):
     async def _arrivals(self):
         loop = asyncio.get_running_loop()
         tasks = set()
-        gaps = arrival_gaps(self.rate, self.arrival, self.rng, self.burstiness)
+        gaps = scheduled_gaps(self.rate, self.arrival, self.rng, self.burstiness,
+                              _arrivals_in(self.num, self.duration, self.rate))
         next_t = self.start
         grace = self.grace_s if self.grace_s is not None else 60.0
         hard_stop = (self.deadline + grace) if self.deadline is not None else float('inf')
         while True:
-            if self.deadline is not None and next_t >= self.deadline:
+            # (the microsecond: a window of rate x duration arrivals ends where the next one is due)
+            if self.deadline is not None and next_t >= self.deadline - 1e-6:
                 break
             if self.num is not None and self.issued >= self.num:
                 break

@@ -14,7 +14,7 @@ import statistics
 import pytest
 
 from ansible_collections.inferops.vllm.plugins.module_utils.loadrecord import Recorder, Tally
-from ansible_collections.inferops.vllm.plugins.module_utils.loadsched import Phase, arrival_gaps
+from ansible_collections.inferops.vllm.plugins.module_utils.loadsched import Phase, arrival_gaps, scheduled_gaps
 
 
 def gaps(n, rate, arrival, burstiness=1.0):
@@ -28,6 +28,22 @@ def test_arrival_gaps_have_the_rate_and_the_spread(arrival, burstiness, cv):
     assert statistics.mean(g) == pytest.approx(0.1, rel=0.03)
     # gamma of shape b: coefficient of variation 1 / sqrt(b)
     assert statistics.pstdev(g) / statistics.mean(g) == pytest.approx(cv, abs=0.05)
+
+
+@pytest.mark.parametrize('arrival,burstiness', [('poisson', 1.0), ('poisson', 0.5), ('constant', 1.0)])
+def test_a_run_of_n_arrivals_spans_exactly_n_over_rate(arrival, burstiness):
+    # vllm bench serve's normalize_factor: the offered rate is the one asked for, in every run
+    for seed in range(5):
+        g = list(itertools.islice(scheduled_gaps(10.5, arrival, random.Random(seed), burstiness, 300), 300))
+        assert sum(g) == pytest.approx(300 / 10.5, rel=1e-9)
+    raw = [sum(itertools.islice(arrival_gaps(10.5, 'poisson', random.Random(seed)), 300)) for seed in range(5)]
+    assert max(abs(s / (300 / 10.5) - 1) for s in raw) > 0.01     # what the scaling takes away
+
+
+def test_scaled_gaps_keep_their_spread_and_go_on_after_the_run():
+    g = list(itertools.islice(scheduled_gaps(10.0, 'poisson', random.Random(2), 1.0, 5000), 5100))
+    assert statistics.pstdev(g[:5000]) / statistics.mean(g[:5000]) == pytest.approx(1.0, abs=0.05)
+    assert len(g) == 5100
 
 
 def run_phase(service_s, **kw):
@@ -74,3 +90,18 @@ def test_trimmed_warm_up_is_recorded_but_not_measured():
     measured = rec.measured()
     assert 0 < len(measured) < len(rec.records)
     assert len(rec.records) - len(measured) == pytest.approx(10, abs=1)
+
+
+def test_an_open_loop_window_offers_exactly_its_rate():
+    # duration-bound: rate x duration arrivals, whatever the Poisson draws (before: 40-60 here)
+    for seed in (1, 2, 3):
+        rec = Recorder(Tally(4))
+
+        async def send(record, index):
+            record.end = record.first_token = record.sent
+            record.output_tokens = 1
+            rec.ok(record)
+
+        async def go():
+            return await Phase(rec, send, 64, None, 1.0, 'open', 50.0, 'poisson', rng=random.Random(seed)).run()
+        assert asyncio.run(go())['issued'] == 50
