@@ -399,6 +399,10 @@ def run_gate_round(srv, a, seed, rate=None):
         'tpot_p50_ms': res['latency_ms']['tpot']['p50'],
         'decode_ms_per_token': res['latency_ms']['tpot'].get('mean'),
         'verdict': res['verdict'],
+        # open loop: how late the gate sent its requests against its schedule (its TTFT counts from
+        # the scheduled time, the bench's from the actual send), and the rate it realised
+        'send_late_p95_ms': ((res.get('schedule') or {}).get('lateness_ms') or {}).get('p95'),
+        'achieved_rate': (res.get('schedule') or {}).get('achieved_rate'),
         'loadavg': [load0, os.getloadavg()[0]],
     }
 
@@ -511,7 +515,7 @@ def run_bench_round(srv, a, seed, workdir, rate=None):
 def round_table(gate, bench):
     rows = [('tool', 'requests ok/failed', 'output tokens', '/metrics gen. tokens', 'window s', 'output tok/s',
              'tok/s, gate window', 'in flight', 'prompt tok/req', 'prefix hit', 'TTFT p50 ms', 'TTFT p95 ms',
-             'TPOT p50 ms', 'server CPU s',
+             'TPOT p50 ms', 'send late p95 ms', 'server CPU s',
              'client CPU s', 'load avg')]
     for r in (gate, bench):
         server = fmt(r['server_generation_tokens'])
@@ -527,7 +531,7 @@ def round_table(gate, bench):
                      fmt(r.get('output_tok_s_gate_window', r['output_tok_s'])), fmt(r['achieved_concurrency'], 2),
                      fmt(r['mean_prompt_tokens'], 1),
                      fmt(r['prefix_cache_hit_rate'], 3), fmt(r['ttft_p50_ms'], 1), fmt(r['ttft_p95_ms'], 1),
-                     fmt(r['tpot_p50_ms'], 2),
+                     fmt(r['tpot_p50_ms'], 2), fmt(r.get('send_late_p95_ms'), 2),
                      fmt(r['server_cpu_s'], 2), fmt(r['client_cpu_s'], 2), '%.2f-%.2f' % tuple(r['loadavg'])))
     return table(rows)
 
@@ -545,7 +549,7 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
     p.add_argument('--rounds', type=int, default=3)
     p.add_argument('--concurrency', type=int, default=16)
-    p.add_argument('--num-requests', type=int, default=200, help='measured requests per run')
+    p.add_argument('--num-requests', type=int, default=500, help='measured requests per closed-loop run')
     p.add_argument('--warmup', type=int, default=8, help='warm-up requests before each run (both tools)')
     p.add_argument('--prompt-tokens', type=int, default=128)
     p.add_argument('--output-tokens', type=int, default=64)
@@ -560,7 +564,7 @@ def parse_args():
                         "default: --latency-load x round 1's closed-loop req/s")
     p.add_argument('--latency-load', type=float, default=0.6,
                    help="the default open-loop rate as a fraction of round 1's closed-loop req/s (mean of both tools)")
-    p.add_argument('--latency-requests', type=int, default=300, help='requests per open-loop run')
+    p.add_argument('--latency-requests', type=int, default=600, help='requests per open-loop run (600: its p95 moves less run to run than 300)')
     p.add_argument('--bench-body', choices=('gate', 'vllm'), default='gate',
                    help="gate: the bench also sends the gate's min_tokens and continuous usage (same requests); "
                         "vllm: the bench's own body, to see what those fields cost the server")
