@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CI := scripts/ci
 SCENARIO ?=
 
-.PHONY: help demo bench-server bench-fleet bench-client bench-gate bench-vs-vllm bench-profiles setup setup-host images venv vllm-assets test lint sanity unit integration importer changelog e2e molecule clean
+.PHONY: help demo bench-server bench-faults bench-fleet bench-client bench-gate bench-vs-vllm bench-profiles setup setup-host images venv vllm-assets test lint sanity unit integration importer changelog e2e molecule clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -42,6 +42,10 @@ molecule:  ## molecule scenarios (all, or SCENARIO=name)
 
 bench-server:  ## deployed service vs plain vllm serve, same host, model and load
 	benchmarks/bench_server.sh
+
+# env: BENCH_FAULTS_ARGS (extra bench_faults.py arguments, e.g. --runs 3 --cases main,oom), BENCH_REUSE_DEMO=1, KEEP=1.
+bench-faults:  ## each fault (API server, engine core, worker SIGKILL; OOM kill) 5 times in a row on the demo host: time to serving
+	benchmarks/bench_faults.sh $${BENCH_FAULTS_ARGS:-}
 
 bench-fleet:  ## site.yml on 1 host, then on 4 hosts at once: wall-time ratio (fails above 2.0)
 	benchmarks/bench_fleet_scale.sh
