@@ -16,7 +16,7 @@ description:
   - Ports of the instances (and of the front) must be free or held by the role's own units (a process whose
     cgroup path contains one of I(owners), or the front's owners).
   - Each instance's C(cpuset) must lie within the CPUs this host lets the module's process use (its CPU
-    affinity: the host's online CPUs, or a container's cpuset), and its C(mems) must name online NUMA nodes.
+    affinity, that is the host's online CPUs or a container's cpuset), and its C(mems) must name online NUMA nodes.
   - The instances' C(memory_gib) together must fit the host's memory, or its cgroup memory limit when that is
     lower; C(/dev/shm) must hold at least I(min_shm_mib).
   - Problems are returned, not failed on, so the role can name the variables the user set; the module fails
@@ -50,6 +50,8 @@ options:
     description: Prefix under which C(proc/), C(sys/) and C(dev/shm) are read (a fixture tree in tests).
     type: path
     default: /
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
