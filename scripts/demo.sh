@@ -57,7 +57,10 @@ log "starting the target host: container $container"
 # Privileged: systemd's sandboxing of the vLLM unit needs namespaces. The
 # front port is published on loopback only, where the gate (run from this
 # controller) reaches it; the instances are gated from inside the container.
-podman run -d --name "$container" --hostname "$container" --systemd=always --privileged \
+# A cgroup namespace of its own (podman's default on cgroup v2 only): on a cgroup v1 host, systemd in a
+# container that sees the host's cgroup paths cannot realise the memory controller, so the plan's
+# MemoryMax= would be written but not enforced, and an OOM kill would not stay inside the unit.
+podman run -d --name "$container" --hostname "$container" --systemd=always --privileged --cgroupns=private \
   --shm-size=2g -v "$WORKDIR/wheelhouse:/srv/wheelhouse:ro" \
   -p "127.0.0.1:$DEMO_FRONT_PORT:$DEMO_FRONT_PORT" \
   "$IMAGE_DEBIAN12" /sbin/init >/dev/null
