@@ -13,7 +13,8 @@ mkdir -p "$WORKDIR/logs"
 converge_log=$WORKDIR/logs/bench-faults-demo.log
 if [ "${BENCH_REUSE_DEMO:-0}" != 1 ]; then
   log "deploying the demo host with site.yml (log: $converge_log)"
-  DEMO_KEEP=1 "$REPO_ROOT/scripts/demo.sh" >"$converge_log" 2>&1 || { tail -40 "$converge_log"; die "the demo failed"; }
+  # its own cgroup namespace: MemoryMax enforced on a cgroup v1 host too (the OOM case needs it)
+  DEMO_PODMAN_ARGS="--cgroupns=private ${DEMO_PODMAN_ARGS:-}" DEMO_KEEP=1 "$REPO_ROOT/scripts/demo.sh" >"$converge_log" 2>&1 || { tail -40 "$converge_log"; die "the demo failed"; }
 fi
 # shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() { [ "${KEEP:-0}" = 1 ] || podman rm -f "$container" >/dev/null 2>&1 || true; }

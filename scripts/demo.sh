@@ -57,10 +57,11 @@ log "starting the target host: container $container"
 # Privileged: systemd's sandboxing of the vLLM unit needs namespaces. The
 # front port is published on loopback only, where the gate (run from this
 # controller) reaches it; the instances are gated from inside the container.
-# A cgroup namespace of its own (podman's default on cgroup v2 only): on a cgroup v1 host, systemd in a
-# container that sees the host's cgroup paths cannot realise the memory controller, so the plan's
-# MemoryMax= would be written but not enforced, and an OOM kill would not stay inside the unit.
-podman run -d --name "$container" --hostname "$container" --systemd=always --privileged --cgroupns=private \
+# DEMO_PODMAN_ARGS: more `podman run` options, e.g. --cgroupns=private, which bench-faults sets: on a
+# cgroup v1 host (podman's default namespace there is the host's), systemd in the container cannot
+# realise the memory controller, so the plan's MemoryMax= is written but not enforced.
+read -ra podman_extra <<<"${DEMO_PODMAN_ARGS:-}"
+podman run -d --name "$container" --hostname "$container" --systemd=always --privileged "${podman_extra[@]}" \
   --shm-size=2g -v "$WORKDIR/wheelhouse:/srv/wheelhouse:ro" \
   -p "127.0.0.1:$DEMO_FRONT_PORT:$DEMO_FRONT_PORT" \
   "$IMAGE_DEBIAN12" /sbin/init >/dev/null
