@@ -400,9 +400,8 @@ def run_gate_round(srv, a, seed, rate=None):
         'decode_ms_per_token': res['latency_ms']['tpot'].get('mean'),
         'verdict': res['verdict'],
         # open loop: how late the gate sent its requests against its schedule (its TTFT counts from
-        # the scheduled time, the bench's from the actual send), and the rate it realised
+        # the scheduled time, the bench's from the actual send)
         'send_late_p95_ms': ((res.get('schedule') or {}).get('lateness_ms') or {}).get('p95'),
-        'achieved_rate': (res.get('schedule') or {}).get('achieved_rate'),
         'loadavg': [load0, os.getloadavg()[0]],
     }
 
