@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CI := scripts/ci
 SCENARIO ?=
 
-.PHONY: help demo bench-server bench-faults bench-fleet bench-client bench-gate bench-vs-vllm bench-profiles setup setup-host images venv vllm-assets test lint sanity unit integration importer changelog e2e molecule clean
+.PHONY: help demo bench-server bench-faults bench-fleet bench-client bench-gate bench-vs-vllm bench-profiles bench-affinity setup setup-host images venv vllm-assets test lint sanity unit integration importer changelog e2e molecule clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -43,8 +43,9 @@ molecule:  ## molecule scenarios (all, or SCENARIO=name)
 bench-server:  ## deployed service vs plain vllm serve, same host, model and load
 	benchmarks/bench_server.sh
 
-# env: BENCH_FAULTS_ARGS (extra bench_faults.py arguments, e.g. --runs 3 --cases main,oom), BENCH_REUSE_DEMO=1, KEEP=1.
-bench-faults:  ## each fault (API server, engine core, worker SIGKILL; OOM kill) 5 times in a row on the demo host: time to serving
+# env: BENCH_FAULTS_HOST=demo|quadlet (the demo's systemd services, or molecule's vllm_cpu_podman quadlet host),
+# BENCH_FAULTS_ARGS (extra bench_faults.py arguments, e.g. --runs 3 --cases main,oom), BENCH_REUSE_HOST=1, KEEP=1.
+bench-faults:  ## each fault (API server, engine core, worker SIGKILL; OOM kill) 5 times in a row, systemd or quadlet: time to serving
 	benchmarks/bench_faults.sh $${BENCH_FAULTS_ARGS:-}
 
 bench-fleet:  ## site.yml on 1 host, then on 4 hosts at once: wall-time ratio (fails above 2.0)
@@ -66,6 +67,10 @@ bench-gate:  ## the gate's engine on a fake server of known capacity: capacity s
 bench-vs-vllm:  ## the gate vs `vllm bench serve` on the real vLLM CPU server: output tok/s, TTFT p50/p95, TPOT p50 within 10%
 	source $(CI)/common.sh && mkdir -p "$$WORKDIR/logs" && \
 	python3 benchmarks/bench_gate_vs_vllm_bench.py --rounds 5 --pin --json "$$WORKDIR/logs/bench-vs-vllm.json" $${BENCH_VS_ARGS:-}
+
+# env: BENCH_AFFINITY_ARGS (extra bench_affinity.py arguments, e.g. --rounds 5 --rate 0.3), BENCH_REUSE_HOST=1, KEEP=1.
+bench-affinity:  ## agentic profile on the 2-instance host: the front's session affinity vs leastconn (hit rate, later-turn TTFT)
+	benchmarks/bench_affinity.sh $${BENCH_AFFINITY_ARGS:-}
 
 # env: BENCH_PROFILES_ARGS (extra bench_profiles.py arguments, e.g. --profiles agentic,chat --budget-s 60).
 bench-profiles:  ## every built-in workload profile on the real vLLM CPU server: capacity at its SLOs, cost per 1M (<= 15 min)

@@ -28,11 +28,17 @@ laid out that way). The vLLM venv and model are those made by ``make vllm-assets
    Both get a new seed every round (the prompts differ between rounds, so the prefix cache does not
    favour later rounds), and the same request body: the bench gets the gate's ``min_tokens`` and
    ``continuous_usage_stats`` through ``--extra-body``.
-   (c) the same two in open loop, Poisson arrivals at ``--latency-rate`` req/s (default: 60% of the
+   (c) the same two in open loop, Poisson arrivals at ``--latency-rate`` req/s in all (default: 60% of the
    requests per second both tools completed in round 1's closed loop, their mean, to 0.5 req/s; near
    the server's capacity queueing turns a small difference in server work into a large one in
-   latency, and the capacity differs between machines), ``--latency-requests`` each (default 300): the gate with
-   ``mode: open``, the bench with ``--request-rate R --burstiness 1.0``. The latency figures are compared
+   latency, and the capacity differs between machines), ``--latency-requests`` each (default 600): the gate with
+   ``mode: open``, the bench with ``--request-rate R --burstiness 1.0``. By default (``--open-loop together``)
+   both run at once, each at R / 2: the gate starts when the bench prints that its measured requests begin,
+   so both meet the server in the same state (run one after the other, its speed moved by up to 30%
+   between the two runs of a round, and the latency tail with it); the server's token counter is then
+   compared with both tools' tokens together, and the gate's own cross-check is off (it would count the
+   bench's requests as foreign traffic). ``--open-loop alternate`` runs them one after the other at R.
+   The latency figures are compared
    here: in the closed loop, identical requests finish in the same engine step and the next ones start
    together, so whether they join the very next step depends on the client's sub-millisecond turnaround.
 3. Prints a table per run and the median over rounds of gate / vllm-bench output tok/s (closed loop)
@@ -347,15 +353,26 @@ class CpuSampler(threading.Thread):
 
 
 # -- (a) the gate's engine -------------------------------------------------------------------------
-def run_gate_round(srv, a, seed, rate=None):
-    common = {'url': srv.url, 'model': srv.served_name, 'mode': 'closed', 'prompt_tokens': a.prompt_tokens,
-              'output_tokens': a.output_tokens, 'warmup_requests': 0, 'request_timeout_s': 600.0,
-              'on_inconclusive': 'warn'}
+def gate_options(srv, a):
+    return {'url': srv.url, 'model': srv.served_name, 'mode': 'closed', 'prompt_tokens': a.prompt_tokens,
+            'output_tokens': a.output_tokens, 'warmup_requests': 0, 'request_timeout_s': 600.0,
+            'on_inconclusive': 'warn'}
+
+
+def gate_warmup(srv, a, seed):
     if a.warmup:
-        warm = run_gate(dict(common, concurrency=min(a.concurrency, a.warmup), num_requests=a.warmup,
+        warm = run_gate(dict(gate_options(srv, a), concurrency=min(a.concurrency, a.warmup), num_requests=a.warmup,
                              cross_check=False, seed=seed + 100000))
         if warm['requests']['failed']:
             raise BenchError('gate warm-up: %s' % warm['msg'])
+
+
+def run_gate_round(srv, a, seed, rate=None, warm=True, settle=True):
+    """One gate run (after its warm-up unless ``warm`` is false). ``settle``: compare its output tokens with
+    the server's counter (false when the bench runs at the same time: the caller compares the sum)."""
+    common = gate_options(srv, a)
+    if warm:
+        gate_warmup(srv, a, seed)
     load0 = os.getloadavg()[0]
     before = srv.metrics()
     sampler = CpuSampler(srv.pids)
@@ -363,13 +380,15 @@ def run_gate_round(srv, a, seed, rate=None):
     try:
         load = (dict(mode='open', rate=rate, arrival='poisson', num_requests=a.latency_requests) if rate
                 else dict(concurrency=a.concurrency, num_requests=a.num_requests))
-        res = run_gate(dict(common, seed=seed, **load))
+        # both tools at once: the gate's own cross-check would count the bench's requests as foreign
+        # traffic (inconclusive); the caller compares the server's counter with both tools' tokens instead
+        res = run_gate(dict(common, seed=seed, cross_check=settle, **load))
     finally:
         sampler.finish()
     window = res['window']
     server_cpu = sampler.between(window['start_epoch'], window['end_epoch'], 0, 2)
     client_tokens = res['tokens']['output_total']
-    delta = srv.generation_delta(before, settle_to=client_tokens)
+    delta = srv.generation_delta(before, settle_to=client_tokens if settle else None)
     inner = res['cross_check'].get('counts', {}).get('output_tokens', {})
     return {
         'tool': 'gate',
@@ -432,11 +451,29 @@ def bench_command(srv, a, seed, result_dir, rate=None, num=None):
     return cmd
 
 
-def run_bench_round(srv, a, seed, workdir, rate=None):
+# What `vllm bench serve` prints after its warm-ups, right before its first measured request.
+BENCH_STARTED = b'Starting main benchmark run'
+
+
+def wait_for_start(proc, log, deadline):
+    """Until the bench has begun its measured requests (its log says so)."""
+    while proc.poll() is None and time.monotonic() < deadline:
+        with open(log, 'rb') as f:
+            if BENCH_STARTED in f.read():
+                return
+        time.sleep(0.05)
+    raise BenchError('vllm bench serve never began its measured requests; its log ends:\n%s' % tail(log))
+
+
+def run_bench_round(srv, a, seed, workdir, rate=None, alongside=None):
+    """One bench run. ``alongside``: a function run once the bench has begun its measured requests (the
+    gate's run of the same round, --open-loop together); returns (bench figures, its result), and the
+    server's token counter is then compared with both tools' tokens together."""
     result_dir = tempfile.mkdtemp(prefix='bench-', dir=workdir)
     num = a.latency_requests if rate else a.num_requests
     cmd = bench_command(srv, a, seed, result_dir, rate, num)
-    env = dict(os.environ, VLLM_CACHE_ROOT=os.path.join(workdir, 'vllm-cache'), **QUIET_ENV)
+    # unbuffered: its "Starting main benchmark run" line is what starts the gate alongside it
+    env = dict(os.environ, VLLM_CACHE_ROOT=os.path.join(workdir, 'vllm-cache'), PYTHONUNBUFFERED='1', **QUIET_ENV)
     log = os.path.join(result_dir, 'bench.log')
     load0 = os.getloadavg()[0]
     before = srv.metrics()
@@ -447,9 +484,13 @@ def run_bench_round(srv, a, seed, workdir, rate=None):
             proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                                     cwd=result_dir, start_new_session=True)
             sampler.client_pid = proc.pid
+            beside = None
             try:
-                # poll rather than wait(): the sampler must read the process before it is reaped
                 deadline = time.monotonic() + a.bench_timeout
+                if alongside is not None:
+                    wait_for_start(proc, log, deadline)
+                    beside = alongside()
+                # poll rather than wait(): the sampler must read the process before it is reaped
                 while proc.poll() is None and time.monotonic() < deadline:
                     time.sleep(0.05)
                 if proc.returncode is None:
@@ -470,7 +511,8 @@ def run_bench_round(srv, a, seed, workdir, rate=None):
     # each, outside its count.
     initial = 'Initial test run completed' in tail(log, 1 << 20)
     extra = (int(initial) + a.warmup) * a.output_tokens
-    delta = srv.generation_delta(before, settle_to=data['total_output_tokens'] + extra)
+    others = beside['output_tokens'] if beside else 0
+    delta = srv.generation_delta(before, settle_to=data['total_output_tokens'] + extra + others)
     ends = [s + lat for s, lat, err in zip(data['start_times'], data['latencies'], data['errors']) if not err]
     first = min(data['start_times']) if data['start_times'] else None
     gate_window = (max(ends) - first) if ends else None
@@ -482,7 +524,7 @@ def run_bench_round(srv, a, seed, workdir, rate=None):
     # its start times are time.perf_counter(), i.e. CLOCK_MONOTONIC, the clock of time.monotonic() here
     server_cpu = sampler.between(first, max(ends), 1, 2) if ends else None
     client_cpu = sampler.between(first, max(ends), 1, 3) if ends else None
-    return {
+    out = {
         'tool': 'vllm bench serve',
         'completed': data['completed'],
         'failed': data['failed'],
@@ -508,6 +550,14 @@ def run_bench_round(srv, a, seed, workdir, rate=None):
         'initial_test_request': initial,
         'loadavg': [load0, os.getloadavg()[0]],
     }
+    if beside is None:
+        return out
+    # both tools at once: the server's counter holds the sum of their tokens
+    out['server_generation_tokens_expected'] += others
+    beside.update(server_generation_tokens=delta['generation_tokens'],
+                  tokens_match=delta['generation_tokens'] == out['server_generation_tokens_expected'],
+                  together=True)
+    return out, beside
 
 
 # -- report ------------------------------------------------------------------------------------
@@ -518,7 +568,10 @@ def round_table(gate, bench):
              'client CPU s', 'load avg')]
     for r in (gate, bench):
         server = fmt(r['server_generation_tokens'])
-        if r['tool'] == 'gate':
+        if gate.get('together'):
+            server += ' (both tools + warm-ups: %s)' % ('equal' if gate['tokens_match']
+                                                        else 'expected %s' % bench['server_generation_tokens_expected'])
+        elif r['tool'] == 'gate':
             server += ' (%s)' % ('equal' if r['tokens_match'] else 'DIFFERENT')
         else:
             extra = r['server_generation_tokens_expected'] - r['output_tokens']
@@ -563,6 +616,9 @@ def parse_args():
                         "default: --latency-load x round 1's closed-loop req/s")
     p.add_argument('--latency-load', type=float, default=0.6,
                    help="the default open-loop rate as a fraction of round 1's closed-loop req/s (mean of both tools)")
+    p.add_argument('--open-loop', choices=('together', 'alternate'), default='together',
+                   help='together: both tools at once, each at half the rate, so that both meet the server in the '
+                        'same state; alternate: one after the other at the full rate, order flipped every round')
     p.add_argument('--latency-requests', type=int, default=600, help='requests per open-loop run (600: its p95 moves less run to run than 300)')
     p.add_argument('--bench-body', choices=('gate', 'vllm'), default='gate',
                    help="gate: the bench also sends the gate's min_tokens and continuous usage (same requests); "
@@ -595,8 +651,9 @@ def measure(a, srv, workdir, figures):
                       % (rate, 100 * a.latency_load), flush=True)
             if phase == 'open' and not rate:
                 break
-            got = {}
-            for tool in order:
+            together = phase == 'open' and a.open_loop == 'together'
+            got = run_together(srv, a, seed, workdir, rate, rnd) if together else {}
+            for tool in () if together else order:
                 name = 'the gate engine' if tool == 'gate' else 'vllm bench serve'
                 print('round %d/%d, %s loop: %s (seed %d, load average %.2f) ...'
                       % (rnd, a.rounds, phase, name, seed, os.getloadavg()[0]), flush=True)
@@ -606,12 +663,24 @@ def measure(a, srv, workdir, figures):
             (closed if phase == 'closed' else opened).append((got['gate'], got['bench']))
             entry[phase] = {'gate': got['gate'], 'bench': got['bench'], 'ratio': ratio}
             print()
-            print('round %d, %s loop (%s first): gate / vllm bench serve output tok/s = %.3f'
-                  % (rnd, phase, order[0], ratio))
+            print('round %d, %s loop (%s): gate / vllm bench serve output tok/s = %.3f'
+                  % (rnd, phase, 'both at once, %g req/s each' % (rate / 2.0) if together else order[0] + ' first',
+                     ratio))
             print(round_table(got['gate'], got['bench']))
             print(flush=True)
         figures['rounds'].append(entry)
     return closed, opened
+
+
+def run_together(srv, a, seed, workdir, rate, rnd):
+    """The open loop with both tools at once, each at rate / 2: the server is in the same state for both
+    (its speed moves by 10-30% between runs a minute apart on this VM, and the latency tail with it)."""
+    print('round %d/%d, open loop: both tools at once, %g req/s each (seed %d, load average %.2f) ...'
+          % (rnd, a.rounds, rate / 2.0, seed, os.getloadavg()[0]), flush=True)
+    gate_warmup(srv, a, seed)
+    bench, gate = run_bench_round(srv, a, seed, workdir, rate / 2.0, alongside=lambda: run_gate_round(
+        srv, a, seed, rate / 2.0, warm=False, settle=False))
+    return {'gate': gate, 'bench': bench}
 
 
 def auto_latency_rate(pair, load):
@@ -651,7 +720,8 @@ def main():
     figures = {'date': time.strftime('%Y-%m-%d %H:%M:%S %z'), 'cpus': os.cpu_count(), 'priority': a.priority,
                'load': {'concurrency': a.concurrency, 'num_requests': a.num_requests, 'warmup': a.warmup,
                         'prompt_tokens': a.prompt_tokens, 'output_tokens': a.output_tokens, 'bench_body': a.bench_body,
-                        'latency_rate': a.latency_rate, 'latency_requests': a.latency_requests},
+                        'latency_rate': a.latency_rate, 'latency_requests': a.latency_requests,
+                        'open_loop': a.open_loop},
                'loadavg_before': os.getloadavg(), 'rounds': [],
                'pinned': {'client_cpus': sorted(os.sched_getaffinity(0)), 'server_cpus': sorted(server_cpus)}
                if server_cpus else None}
@@ -706,7 +776,8 @@ def main():
     # sub-millisecond turnaround, and TTFT p50 measures that as much as the server (README).
     latency = latency_ratios(open_pairs) if open_pairs else latency_ratios(pairs)
     closed_latency = latency_ratios(pairs)
-    where = 'open loop at %s req/s' % a.latency_rate if open_pairs else 'closed loop'
+    where = ('open loop at %s req/s%s' % (a.latency_rate, ', both at once' if a.open_loop == 'together' else '')
+             if open_pairs else 'closed loop')
     checks = [
         ('median gate / vllm bench serve output tok/s within %.2f-%.2f (closed loop)' % (a.min_ratio, a.max_ratio),
          '%.3f' % median, a.min_ratio <= median <= a.max_ratio),
@@ -721,8 +792,10 @@ def main():
         checks.append(('the gate\'s open-loop client never starved (its self-check; else its latency is not the '
                        'server\'s)', 'inconclusive rounds: %s' % (starved or 'none'), not starved))
     checks += [
-        ('gate output tokens == /metrics generation_tokens_total delta, every run',
-         ', '.join('%s vs %s' % (g['output_tokens'], g['server_generation_tokens']) for g, _b in pairs + open_pairs),
+        ('gate output tokens (both tools at once: gate + bench + its warm-ups) == /metrics '
+         'generation_tokens_total delta, every run',
+         ', '.join('%s vs %s' % (b['server_generation_tokens_expected'] if g.get('together') else g['output_tokens'],
+                                 g['server_generation_tokens']) for g, b in pairs + open_pairs),
          not mismatched),
         ('every request of both tools completed', 'rounds with failures: %s' % (failed or 'none'),
          not failed),

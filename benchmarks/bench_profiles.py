@@ -12,6 +12,11 @@ latency SLO, batch), and the cost per 1M output tokens at that capacity for a ho
 profilefleet.profile_row) and fails when a profile could not be measured or the whole run took
 longer than --max-total-s (15 minutes).
 
+Then structured output (``response_format`` with a JSON schema, TICKET_SCHEMA) on the same server,
+--structured-requests each: with room to answer, every answer must validate against the schema
+(vLLM's guided decoding); with room for only 3 tokens, every answer is cut short and the gate must
+count each as ``invalid_output``. Either case not as expected fails the benchmark.
+
 --fake runs the same thing against tests/support/fake_openai_server.py (4 slots, 20 ms to the first
 token, 2 ms per token, prefix cache on) with short budgets: a test of this script, not a benchmark.
 
@@ -63,6 +68,8 @@ def parse_args(argv=None):
     p.add_argument('--cost-per-hour', type=float, default=1.0, help='price of the host, for cost per 1M tokens')
     p.add_argument('--max-total-s', type=float, default=900.0, help='fail when the whole run takes longer')
     p.add_argument('--seed', type=int, default=1500)
+    p.add_argument('--structured-requests', type=int, default=16,
+                   help='requests of each structured-output case (0: none)')
     p.add_argument('--fake', action='store_true', help='run against the fake server (tests this script)')
     p.add_argument('--vllm-venv', default=os.path.join(ASSETS, 'vllm-venv'))
     p.add_argument('--model-dir', default=os.path.join(ASSETS, 'models', 'tiny-llama'))
@@ -102,6 +109,45 @@ def measure(a, url, runs, out):
         print('  %s in %.0f s: %s' % (row['verdict'], wall, (res.get('msg') or '').split('\n')[0][:300]), flush=True)
 
 
+# Structured output on the real server: vLLM's guided decoding holds even the tiny model (random
+# weights) to the schema, so every answer must validate; the same requests with room for only 3 answer
+# tokens are cut short, and the gate must count each as invalid_output. Enums and a bounded string keep
+# a valid answer short whatever the model's weights.
+TICKET_SCHEMA = {'type': 'object', 'required': ['status', 'team', 'escalate'], 'additionalProperties': False,
+                 'properties': {'status': {'type': 'string', 'enum': ['open', 'pending', 'solved']},
+                                'team': {'type': 'string', 'enum': ['billing', 'network', 'accounts']},
+                                'escalate': {'type': 'boolean'}}}
+STRUCTURED_CASES = (('schema-valid answers', 96, 1.0), ('answers cut short at 3 tokens', 3, 0.0))
+
+
+def structured_profile(max_tokens):
+    return {'name': 'structured-output', 'api': 'chat', 'kind': 'batch',
+            'input_tokens': {'kind': 'fixed', 'value': 32}, 'output_tokens': {'kind': 'fixed', 'value': max_tokens},
+            'structured_output': {'schema': TICKET_SCHEMA, 'name': 'ticket'}, 'slos': {}}
+
+
+def measure_structured(a, url):
+    """The two structured-output runs: [{case, requests, valid_rate, invalid_output, example, ok}]."""
+    out = []
+    for case, max_tokens, want in STRUCTURED_CASES:
+        print('structured output: %s ...' % case, flush=True)
+        o = {'url': url, 'profile': structured_profile(max_tokens), 'mode': 'closed', 'concurrency': 4,
+             'num_requests': a.structured_requests, 'seed': a.seed, 'warmup_requests': 0,
+             'request_timeout_s': 120.0, 'on_inconclusive': 'warn'}
+        try:
+            prof = run_gate(o).get('profile') or {}
+        except GateError as exc:
+            prof = {'invalid_example': 'gate error: %s' % exc.message}
+        row = {'case': case, 'max_tokens': max_tokens, 'valid_rate': prof.get('valid_rate'),
+               'invalid_output': prof.get('invalid_output'), 'example': prof.get('invalid_example')}
+        row['ok'] = row['valid_rate'] == want and (want == 1.0 or row['invalid_output'] == a.structured_requests)
+        out.append(row)
+        print('  valid %s, invalid_output %s%s' % (row['valid_rate'], row['invalid_output'],
+                                                   ', e.g. %s' % str(row['example'])[:200] if row['example'] else ''),
+              flush=True)
+    return out
+
+
 def report_rows(rows):
     """The printed table (header first)."""
     lines = [HEADER]
@@ -116,9 +162,12 @@ def report_rows(rows):
     return lines
 
 
-def verdicts(rows, total_s, max_total_s):
-    """What makes the benchmark fail: a profile not measured (error), or the run over its time."""
+def verdicts(rows, total_s, max_total_s, structured=()):
+    """What makes the benchmark fail: a profile not measured (error), a structured-output case not as
+    expected, or the run over its time."""
     failed = ['%s: %s' % (r['profile'], r['msg'].split('\n')[0][:200]) for r in rows if r['verdict'] == 'error']
+    failed += ['structured output, %s: valid rate %s, invalid_output %s' % (r['case'], r['valid_rate'], r['invalid_output'])
+               for r in structured if not r['ok']]
     if total_s > max_total_s:
         failed.append('the run took %.0f s, more than %.0f s' % (total_s, max_total_s))
     return failed
@@ -132,7 +181,7 @@ def main(argv=None):
         print(str(exc))
         return 2
     signal.signal(signal.SIGTERM, lambda *_args: sys.exit(143))
-    out = []
+    out, structured = [], []
     t0 = time.time()
     workdir = tempfile.mkdtemp(prefix='bench-profiles-')
     try:
@@ -141,6 +190,7 @@ def main(argv=None):
             with FakeServerProcess(FAKE) as srv:
                 print('fake server on %s (%s)' % (srv.url, FAKE), flush=True)
                 measure(a, srv.url, runs, out)
+                structured = measure_structured(a, srv.url) if a.structured_requests else []
         else:
             for path, what in ((os.path.join(a.vllm_venv, 'bin', 'python'), '--vllm-venv'),
                                (a.model_dir, '--model-dir')):
@@ -153,6 +203,7 @@ def main(argv=None):
             with Server(a.vllm_venv, a.model_dir, a.served_model_name, port, workdir, extra_args=tools) as srv:
                 print('ready in %.0f s' % srv.ready_s, flush=True)
                 measure(a, srv.url, runs, out)
+                structured = measure_structured(a, srv.url) if a.structured_requests else []
     except (BenchError, OSError, RuntimeError) as exc:
         print('could not run the benchmark: %s' % exc)
         return 2
@@ -165,9 +216,12 @@ def main(argv=None):
     print()
     print('%d profiles in %.0f s (server start included), host priced at %s per hour%s.'
           % (len(rows), total, a.cost_per_hour, ' - FAKE SERVER, not a benchmark' if a.fake else ''))
+    for r in structured:
+        print('structured output (response_format, %d requests), %s: valid rate %s, invalid_output %s'
+              % (a.structured_requests, r['case'], fmt(r['valid_rate'], 3), r['invalid_output']))
     figures = {'date': time.strftime('%Y-%m-%d %H:%M:%S %z'), 'fake': a.fake, 'total_s': round(total, 1),
-               'cpus': os.cpu_count(), 'rows': rows, 'results': [res for _r, res in out]}
-    return finish('bench-profiles', verdicts(rows, total, a.max_total_s), figures, a.json)
+               'cpus': os.cpu_count(), 'rows': rows, 'results': [res for _r, res in out], 'structured': structured}
+    return finish('bench-profiles', verdicts(rows, total, a.max_total_s, structured), figures, a.json)
 
 
 if __name__ == '__main__':

@@ -4,11 +4,13 @@
 """Fault test of one vLLM instance: signal one of its processes, time until it serves again.
 
 usage: kill_and_time.py UNIT PORT MODEL TARGET SIGNAL TIMEOUT
-  TARGET  main (the API server), engine (VLLM::EngineCore, child of the API server), worker
-          (VLLM::Worker*, child of the engine core; the engine core itself when TP 1 runs its worker
-          in-process), or crashloop (the main process at every start until the unit fails: times
+  TARGET  main (the API server: the unit's main process, or under a Podman quadlet the container's
+          process below conmon whose child is the engine core), engine (VLLM::EngineCore, child of the
+          API server), worker (VLLM::Worker*, child of the engine core; the engine core itself when TP 1
+          runs its worker in-process), or crashloop (the main process at every start until the unit fails: times
           are then counted from that failure)
   SIGNAL  KILL, or STOP (a hung engine: its unit stays active, only the health watchdog can help)
+A new main process (the unit's MainPID changed: under a quadlet a new conmon) marks systemd's restart.
 Serving = /health 200 and a one-token completion (the key from the root-only key file, as the
 watchdog reads it). Prints one JSON line: what was signalled, the seconds until a new main process
 ran and until it served, how the old main process ended (from the journal).
@@ -31,14 +33,34 @@ def show(unit, prop):
     return subprocess.run(["systemctl", "show", "-P", prop, unit], capture_output=True, text=True, check=False).stdout.strip()
 
 
-def children(parent, prefix):
+def processes():
+    """{pid: (ppid, args)} of every process."""
     out = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True, check=True).stdout
-    found = []
+    found = {}
     for line in out.splitlines():
-        pid, ppid, args = line.split(None, 2) if len(line.split(None, 2)) == 3 else (None, None, None)
-        if pid and int(ppid) == parent and args.startswith(prefix):
-            found.append(int(pid))
+        fields = line.split(None, 2)
+        if len(fields) == 3:
+            found[int(fields[0])] = (int(fields[1]), fields[2])
     return found
+
+
+def children(parent, prefix):
+    return sorted(pid for pid, (ppid, args) in processes().items() if ppid == parent and args.startswith(prefix))
+
+
+def api_server(main_pid):
+    """The vLLM API server: the unit's main process under systemd. Under a Podman quadlet the main process
+    is conmon, and the API server is the process below it whose child is the engine core."""
+    procs = processes()
+    below, queue = [], [main_pid]
+    while queue:
+        pid = queue.pop(0)
+        below.append(pid)
+        queue.extend(sorted(p for p, (ppid, _args) in procs.items() if ppid == pid))
+    for pid in below:
+        if any(ppid == pid and args.startswith("VLLM::EngineCore") for ppid, args in procs.values()):
+            return pid
+    return main_pid
 
 
 def api_key():
@@ -75,9 +97,12 @@ def main():
         print(json.dumps({"error": "%s does not serve before the fault" % unit}))
         return 2
     main_pid = int(show(unit, "MainPID"))
-    engines = children(main_pid, "VLLM::EngineCore")
+    api_pid = api_server(main_pid)
+    engines = children(api_pid, "VLLM::EngineCore")
     label = target
-    if target in ("main", "crashloop"):
+    if target == "main":
+        pid = api_pid
+    elif target == "crashloop":
         pid = main_pid
     elif target == "engine":
         pid = engines[0] if engines else None

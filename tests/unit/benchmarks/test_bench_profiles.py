@@ -70,3 +70,17 @@ def test_fake_run_prints_the_table(tmp_path):
     row = figures['rows'][0]
     assert figures['fake'] and row['capacity'] > 0 and row['cost_per_1m_output_tokens'] > 0
     assert row['valid_rate'] == 1.0       # batch answers are JSON documents checked against its schema
+    # response_format: every answer schema-valid; cut short at 3 tokens, every one counted invalid_output
+    valid, cut = figures['structured']
+    assert (valid['valid_rate'], valid['invalid_output'], valid['ok']) == (1.0, 0, True)
+    assert (cut['valid_rate'], cut['invalid_output'], cut['ok']) == (0.0, 16, True)
+    assert 'structured output (response_format, 16 requests), answers cut short at 3 tokens: valid rate 0.000' \
+        in proc.stdout
+
+
+def test_a_structured_case_not_as_expected_fails_the_benchmark():
+    rows = [{'profile': 'chat', 'verdict': 'pass', 'msg': ''}]
+    bad = [{'case': 'schema-valid answers', 'valid_rate': 0.75, 'invalid_output': 4, 'ok': False}]
+    assert B.verdicts(rows, 10.0, 900.0, bad) == ['structured output, schema-valid answers: valid rate 0.75, '
+                                                  'invalid_output 4']
+    assert B.verdicts(rows, 10.0, 900.0, []) == []
