@@ -47,8 +47,10 @@ from ansible_collections.inferops.vllm.plugins.module_utils.toolparsers import s
 # pylint: enable=wrong-import-position
 
 BUILTIN_DIR = os.path.join(ROOT, 'roles', 'validate', 'files', 'profiles')
-# The tiny test model is a Llama: its tool calls are read with the Llama 3 JSON parser.
-TINY_FAMILY = 'llama-3'
+# The tiny test model is a Llama whose tokenizer lacks Llama 3's <|python_tag|>, which vLLM's llama3_json
+# parser requires at start-up; the Llama 4 pythonic parser needs no special token. The agentic profile asks
+# for tool_choice required, which vLLM answers with guided JSON whatever the parser.
+TINY_FAMILY = 'llama-4'
 FAKE = {'slots': 4, 'ttft_s': 0.02, 'token_delay_s': 0.002, 'prefix_cache': True}
 # Budget weights: long answers need long steps to finish enough requests (see loadgen._step_seconds).
 WEIGHT = {'long_generation': 2.0, 'summarization': 1.2}
