@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # make bench-affinity: the front's session affinity vs least connections on the 2-instance host.
 # 1. molecule's vllm_cpu_systemd host (two single-core vLLM CPU instances behind the role's HAProxy
-#    front) is created and converged, with tool calls parsed for the agentic profile
-#    (server_tool_call_family=llama-4: the tiny Llama's tokenizer lacks the <|python_tag|> token that
-#    vLLM's Llama 3 parser requires); BENCH_REUSE_HOST=1 converges a host that is already up.
+#    front) is created and converged as the scenario deploys it; BENCH_REUSE_HOST=1 converges a host
+#    that is already up.
 # 2. benchmarks/bench_affinity.py sends the agentic profile through the front with the role's
 #    configuration and with least connections only, in alternating rounds, and compares prefix-cache
 #    hit rates and later-turn TTFT.
@@ -23,11 +22,11 @@ export INFEROPS_IMAGE_DEBIAN12=$IMAGE_DEBIAN12 INFEROPS_IMAGE_DEBIAN13=$IMAGE_DE
 # shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() { [ "${KEEP:-0}" = 1 ] || (cd "$COLLECTION_LINK" && molecule destroy -s "$scenario" >/dev/null 2>&1) || true; }
 trap cleanup EXIT
-log "converging the 2-instance host $container (molecule $scenario, tool calls parsed; log: $converge_log)"
+log "converging the 2-instance host $container (molecule $scenario; log: $converge_log)"
 (
   cd "$COLLECTION_LINK" || exit 1
   if [ "${BENCH_REUSE_HOST:-0}" != 1 ]; then molecule create -s "$scenario" || exit 1; fi
-  molecule converge -s "$scenario" -- -e server_tool_call_family=llama-4
+  molecule converge -s "$scenario"
 ) >"$converge_log" 2>&1 || { tail -40 "$converge_log"; die "the host could not be converged"; }
 python3 "$REPO_ROOT/benchmarks/bench_affinity.py" --container "$container" \
   --json "$WORKDIR/logs/bench-affinity.json" "$@"
