@@ -125,8 +125,9 @@ def agentic(first_turns_only=False):
     """The built-in agentic profile answered as text (tool_choice none: no tools in the requests, answers
     forced to the profile's 30-80 tokens). With tool calls the gate counted 1,091 of 1,098 requests of the
     first run failed, which left no latency figures: the tiny model's random weights never finish a tool
-    call's JSON arguments within max_tokens (bench-profiles on vLLM: "arguments are not JSON"). The sessions (shared system prompt, 4-8 turns of growing context, think time) are what
-    the prefix cache and the affinity act on."""
+    call's JSON arguments within max_tokens (bench-profiles on vLLM: "arguments are not JSON"). The
+    sessions (shared system prompt, 4-8 turns of growing context, think time) are what the prefix cache
+    and the affinity act on."""
     doc = copy.deepcopy(profilefleet.role_runs(['agentic'], BUILTIN_DIR, '--profile')[0]['profile'])
     doc['tool_choice'] = 'none'
     if first_turns_only:
