@@ -10,8 +10,9 @@
 The host is molecule's `vllm_cpu_systemd` (two single-core vLLM CPU instances behind the role's HAProxy
 front), deployed by benchmarks/bench_affinity.sh. From this controller the gate's engine (``run_gate``,
 the code of the ``inferops.vllm.throughput`` module) sends the built-in agentic profile's sessions,
-answered as text (see ``agentic``), through the front in open loop (Poisson, --rate sessions/s, --sessions sessions, a new seed every
-run) in two front configurations, alternating their order every round:
+answered as text (see ``agentic``), through the front in open loop (Poisson, --rate sessions/s,
+--sessions sessions, a new seed every run) in two front configurations, alternating their order every
+round:
 
 - affinity: the role's configuration as deployed (every request with the session header goes to the
   consistent-hash backend, so every turn of a session reaches one instance);
@@ -40,15 +41,14 @@ import argparse
 import copy
 import json
 import os
-import statistics
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 # pylint: disable=wrong-import-position
-from bench_gate_vs_vllm_bench import BenchError, ROOT  # noqa: E402  (also puts the collection on the path)
+from bench_gate_vs_vllm_bench import BenchError, ROOT, median_of  # noqa: E402  (also puts the collection on the path)
+from bench_faults import podman  # noqa: E402
 from report_table import finish, fmt, table  # noqa: E402
 from ansible_collections.inferops.vllm.plugins.module_utils import profilefleet  # noqa: E402
 from ansible_collections.inferops.vllm.plugins.module_utils.loadgen import GateError, run_gate  # noqa: E402
@@ -64,10 +64,6 @@ FETCH = 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys
 # mode kept), then HAProxy reloaded.
 INSTALL = ('cat > {cfg}.bench && haproxy -c -q -f {cfg}.bench && cat {cfg}.bench > {cfg} && rm -f {cfg}.bench '
            '&& systemctl reload haproxy').format(cfg=HAPROXY_CFG)
-
-
-def podman(*args, **kw):
-    return subprocess.run(['podman'] + list(args), capture_output=True, text=True, check=False, **kw)
 
 
 class Host(object):
@@ -168,11 +164,6 @@ def own_context_rate(run, shared):
     return (run['hits'] - shared * n) / beyond if beyond > 0 else None
 
 
-def median(runs, key):
-    vals = [r[key] for r in runs if r.get(key) is not None]
-    return statistics.median(vals) if vals else None
-
-
 def ratio(x, y):
     return x / y if x is not None and y else None
 
@@ -256,7 +247,7 @@ def main(argv=None):
             host.front('affinity')  # the role's file back, whatever happened
         except BenchError as exc:
             print('COULD NOT PUT THE ROLE\'S HAPROXY CONFIGURATION BACK: %s' % exc)
-    med = {m: {k: median([r for r in runs if r['mode'] == m], k)
+    med = {m: {k: median_of(r[k] for r in runs if r['mode'] == m)
                for k in ('hit_rate', 'own_context_hit_rate', 'ttft_later_p50', 'ttft_first_p50')} for m in MODES}
     print()
     print(report(runs))

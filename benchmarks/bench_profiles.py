@@ -118,8 +118,8 @@ def measure(a, url, runs, out):
 
 # Structured output on the real server: vLLM's guided decoding holds even the tiny model (random
 # weights) to the schema, so every answer must validate; the same requests with room for only 3 answer
-# tokens are cut short, and the gate must count each as invalid_output. Enums and a bounded string keep
-# a valid answer short whatever the model's weights.
+# tokens are cut short, and the gate must count each as invalid_output. Enums and a boolean keep a
+# valid answer short whatever the model's weights.
 TICKET_SCHEMA = {'type': 'object', 'required': ['status', 'team', 'escalate'], 'additionalProperties': False,
                  'properties': {'status': {'type': 'string', 'enum': ['open', 'pending', 'solved']},
                                 'team': {'type': 'string', 'enum': ['billing', 'network', 'accounts']},
