@@ -12,7 +12,8 @@ latency SLO, batch), and the cost per 1M output tokens at that capacity for a ho
 profilefleet.profile_row) and fails when a profile could not be measured or the whole run took
 longer than --max-total-s (15 minutes).
 
-The server runs with STRUCTURED_ARGS (xgrammar, no free whitespace in guided JSON). Then structured
+The server runs with STRUCTURED_ARGS (the server role's default guided decoding: xgrammar, no free
+whitespace in JSON answers). Then structured
 output (``response_format`` with a JSON schema, TICKET_SCHEMA) on the same server,
 --structured-requests each: with room to answer, every answer must validate against the schema
 (vLLM's guided decoding); with room for only 3 tokens, every answer is cut short and the gate must
@@ -42,7 +43,7 @@ sys.path.insert(0, os.path.join(ROOT, 'tests', 'support'))
 # pylint: disable=wrong-import-position
 from bench_gate_vs_vllm_bench import ASSETS, BenchError, Server, free_port  # noqa: E402
 from report_table import finish, fmt, table  # noqa: E402
-from ansible_collections.inferops.vllm.plugins.module_utils import profilefleet, profiles  # noqa: E402
+from ansible_collections.inferops.vllm.plugins.module_utils import profilefleet, profiles, structured_outputs  # noqa: E402
 from ansible_collections.inferops.vllm.plugins.module_utils.loadgen import GateError, run_gate  # noqa: E402
 from ansible_collections.inferops.vllm.plugins.module_utils.toolparsers import server_args  # noqa: E402
 # pylint: enable=wrong-import-position
@@ -52,10 +53,11 @@ BUILTIN_DIR = os.path.join(ROOT, 'roles', 'validate', 'files', 'profiles')
 # parser requires at start-up; the Llama 4 pythonic parser needs no special token. The agentic profile asks
 # for tool_choice required, which vLLM answers with guided JSON whatever the parser.
 TINY_FAMILY = 'llama-4'
-# Guided decoding without free whitespace: held to a JSON schema, the tiny model's random weights fill the
-# whitespace the grammar allows until max_tokens (1 of 16 answers valid, 1,783+ characters, in the first run
-# on vLLM); with xgrammar's disable_any_whitespace 16 of 16 were. The server role does not set this yet.
-STRUCTURED_ARGS = ['--structured-outputs-config', '{"backend": "xgrammar", "disable_any_whitespace": true}']
+# Guided decoding without free whitespace, as the server role sets it by default (server_structured_outputs_*):
+# held to a JSON schema, the tiny model's random weights fill the whitespace the grammar allows until max_tokens
+# (1 of 16 answers valid, 1,783+ characters, in the first run on vLLM); with xgrammar's disable_any_whitespace
+# 16 of 16 were.
+STRUCTURED_ARGS = structured_outputs.server_args('xgrammar', True)
 FAKE = {'slots': 4, 'ttft_s': 0.02, 'token_delay_s': 0.002, 'prefix_cache': True}
 # Budget weights: long answers need long steps to finish enough requests (see loadgen._step_seconds).
 WEIGHT = {'long_generation': 2.0, 'summarization': 1.2}

@@ -46,8 +46,8 @@ DEFAULT_SLOS = {
 }
 
 FIELDS = ('name', 'description', 'kind', 'workload', 'api', 'input_tokens', 'output_tokens', 'shared_prefix',
-          'turns', 'think_time_s', 'tools', 'tool_choice', 'structured_output', 'ignore_eos', 'arrival',
-          'burstiness', 'slos')
+          'turns', 'think_time_s', 'tools', 'tool_choice', 'parallel_tool_calls', 'structured_output', 'ignore_eos',
+          'arrival', 'burstiness', 'slos')
 
 
 class ProfileError(ValueError):
@@ -201,6 +201,14 @@ def validate(profile, name=None):
     p['think_time_s'] = _range(name, profile.get('think_time_s', 0), 'think_time_s', False, 0.0)
     p['tools'] = _tools(name, profile.get('tools') or [])
     p['tool_choice'] = _tool_choice(name, profile.get('tool_choice'), p['tools'])
+    # One tool call per turn (false), as an agent loop that reads each tool's result before the next
+    # call; vLLM then holds a required tool call to one item (maxItems 1), without which a model may
+    # keep adding calls until max_tokens. null: the API's default (parallel calls allowed), not sent.
+    p['parallel_tool_calls'] = profile.get('parallel_tool_calls')
+    if p['parallel_tool_calls'] is not None and not isinstance(p['parallel_tool_calls'], bool):
+        raise _err(name, 'parallel_tool_calls must be true, false or null, got %r' % (p['parallel_tool_calls'],))
+    if p['parallel_tool_calls'] is not None and not p['tools']:
+        raise _err(name, 'parallel_tool_calls needs tools')
     p['structured_output'] = _structured(name, profile.get('structured_output'))
     if p['tools'] and p['api'] != 'chat':
         raise _err(name, 'tools need api: chat, got api %r' % p['api'])
@@ -324,6 +332,8 @@ def _body_common(profile, model, max_tokens, stream, key):
         body['tools'] = profile['tools']
         choice = profile['tool_choice']
         body['tool_choice'] = choice if choice in TOOL_CHOICES else {'type': 'function', 'function': {'name': choice}}
+        if profile['parallel_tool_calls'] is not None:
+            body['parallel_tool_calls'] = profile['parallel_tool_calls']
     so = profile['structured_output']
     if so:
         body['response_format'] = {'type': 'json_schema', 'json_schema': {'name': so['name'], 'schema': so['schema'],

@@ -12,7 +12,12 @@ passes an answer a keyword it does not understand would have failed:
 
     type (string or list), properties, required, additionalProperties (bool or schema), items
     (one schema), enum, const, minimum, maximum, exclusiveMinimum, exclusiveMaximum (numbers),
-    minLength, maxLength, minItems, maxItems, description, title, default, $schema.
+    minLength, maxLength, pattern, minItems, maxItems, description, title, default, $schema.
+
+``pattern`` is searched with Python's ``re`` (JSON Schema asks for ECMA 262 regular expressions; the
+character classes, anchors and counted repeats that bound a field are the same in both). A bounded
+pattern such as ``^[a-z ]{1,24}$`` is also how a schema keeps guided decoding short: vLLM's xgrammar
+backend refuses ``pattern`` together with ``maxLength`` on one string.
 
 The unit tests cross-check it against the ``jsonschema`` library of the test environment.
 """
@@ -21,11 +26,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import math
+import re
 
 TYPES = ('object', 'array', 'string', 'integer', 'number', 'boolean', 'null')
 KEYWORDS = ('type', 'properties', 'required', 'additionalProperties', 'items', 'enum', 'const', 'minimum',
-            'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength', 'maxLength', 'minItems', 'maxItems',
-            'description', 'title', 'default', '$schema')
+            'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength', 'maxLength', 'pattern', 'minItems',
+            'maxItems', 'description', 'title', 'default', '$schema')
 
 
 def _is_type(value, t):
@@ -72,6 +78,11 @@ def check_schema(schema, where='schema'):
         errors.extend(check_schema(schema['additionalProperties'], where + '.additionalProperties'))
     if 'items' in schema:
         errors.extend(check_schema(schema['items'], where + '.items'))
+    if 'pattern' in schema:
+        try:
+            re.compile(schema['pattern'])
+        except (re.error, TypeError) as exc:
+            errors.append('%s.pattern must be a regular expression, got %r (%s)' % (where, schema['pattern'], exc))
     if 'enum' in schema and not (isinstance(schema['enum'], list) and schema['enum']):
         errors.append('%s.enum must be a non-empty list, got %r' % (where, schema['enum']))
     return errors
@@ -100,6 +111,8 @@ def validate(instance, schema, where='$'):
             errors.append('%s: shorter than minLength %d' % (where, schema['minLength']))
         if 'maxLength' in schema and len(instance) > schema['maxLength']:
             errors.append('%s: longer than maxLength %d' % (where, schema['maxLength']))
+        if 'pattern' in schema and not re.search(schema['pattern'], instance):
+            errors.append('%s: does not match pattern %r' % (where, schema['pattern']))
     if isinstance(instance, list):
         if 'minItems' in schema and len(instance) < schema['minItems']:
             errors.append('%s: fewer than minItems %d' % (where, schema['minItems']))
@@ -124,6 +137,16 @@ def validate(instance, schema, where='$'):
     return errors
 
 
+def _minimal_string(schema):
+    """The shortest of a few plain strings that fits minLength and pattern ('a' repeated when none does:
+    a placeholder, not a promise; a pattern in general has no cheap smallest match)."""
+    size = max(1, schema.get('minLength', 1))
+    for text in ('a' * size, 'A' * size, '1' * size, 'a1' * size, 'a' * max(size, 8)):
+        if 'pattern' not in schema or re.search(schema['pattern'], text):
+            return text
+    return 'a' * size
+
+
 def minimal_instance(schema):
     """The smallest value that validates against ``schema`` (the subset above): required properties
     only, the first enum value, the lower bound of a number; used for placeholder answers."""
@@ -140,7 +163,7 @@ def minimal_instance(schema):
     if t == 'array':
         return [minimal_instance(schema.get('items', {})) for _i in range(schema.get('minItems', 0))]
     if t == 'string':
-        return 'a' * max(1, schema.get('minLength', 1))
+        return _minimal_string(schema)
     if t in ('integer', 'number'):
         if 'minimum' in schema:
             v = schema['minimum']

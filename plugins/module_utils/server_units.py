@@ -43,9 +43,10 @@ def server_unit(inst, settings):
     """One instance of the plan (or a hand-written one) as the role's units render it."""
     accelerator = settings['accelerator']
     runtime = settings['runtime']
-    # the plan's arguments, the tool-call parser's (server_tool_call_family), then the operator's
+    # the plan's arguments, the tool-call parser's (server_tool_call_family), guided decoding's
+    # (server_structured_outputs_*), then the operator's
     args = [str(a) for a in list(inst.get('args') or []) + list(settings.get('tool_args') or [])
-            + list(settings.get('extra_args') or [])]
+            + list(settings.get('structured_args') or []) + list(settings.get('extra_args') or [])]
     served, args = _served_name(args, settings)
     if '--port' not in args:
         args += ['--port', str(inst['port'])]

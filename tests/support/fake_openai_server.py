@@ -73,6 +73,7 @@ import http.client
 import json
 import os
 import random
+import re
 import ssl
 import subprocess
 import sys
@@ -142,7 +143,8 @@ _Req = collections.namedtuple('_Req', 'rid chat prompt_tokens n max_tokens strea
 
 def minimal_instance(schema):
     """Smallest value valid against a JSON schema (type, properties/required, items/minItems, enum,
-    const, minimum/exclusiveMinimum, minLength), as vLLM's guided decoding could produce it."""
+    const, minimum/exclusiveMinimum, minLength, a pattern that one of a few plain strings matches), as vLLM's
+    guided decoding could produce it."""
     schema = schema if isinstance(schema, dict) else {}
     if 'const' in schema:
         return schema['const']
@@ -157,7 +159,10 @@ def minimal_instance(schema):
     if t == 'array':
         return [minimal_instance(schema.get('items') or {}) for _i in range(int(schema.get('minItems', 0)))]
     if t == 'string':
-        return 'a' * max(1, int(schema.get('minLength', 1)))
+        size = max(1, int(schema.get('minLength', 1)))
+        fits = [text for text in ('a' * size, 'A' * size, '1' * size, 'a1' * size)
+                if 'pattern' not in schema or re.search(schema['pattern'], text)]
+        return fits[0] if fits else 'a' * size
     if t in ('integer', 'number'):
         v = schema.get('minimum', schema['exclusiveMinimum'] + 1 if 'exclusiveMinimum' in schema else 0)
         return int(-(-v // 1)) if t == 'integer' else v

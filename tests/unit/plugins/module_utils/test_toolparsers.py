@@ -41,7 +41,7 @@ def test_has_tool_parsing():
     assert not T.has_tool_parsing(['--enable-auto-tool-choice']) and not T.has_tool_parsing(None)
 
 
-def render_units(server_tool_call_family='', server_extra_args=()):
+def render_units(server_tool_call_family='', server_extra_args=(), structured_args=()):
     """The units as the server role renders them: the server_units filter with the settings
     tasks/validate.yml gives it (tool_args from tool_call_args, then the operator's extra_args)."""
     from ansible_collections.inferops.vllm.plugins.filter.server_units import FilterModule
@@ -50,7 +50,8 @@ def render_units(server_tool_call_family='', server_extra_args=()):
                 'cache_dir': '/var/lib/inferops-vllm/cache', 'model_name': 'tiny-llama',
                 'model_path': '/srv/models/tiny-llama', 'model_runtime_path': '/srv/models/tiny-llama',
                 'listen': '127.0.0.1', 'tool_args': tool_call_args(server_tool_call_family),
-                'extra_args': list(server_extra_args), 'extra_env': {}, 'container_shm_size': ''}
+                'structured_args': list(structured_args), 'extra_args': list(server_extra_args), 'extra_env': {},
+                'container_shm_size': ''}
     instances = [{'name': 'vllm-node0', 'port': 8101, 'args': ['--dtype', 'bfloat16']}]
     return FilterModule().filters()['server_units'](instances, settings)
 
@@ -69,3 +70,39 @@ def test_the_server_role_adds_the_parser_flags_to_every_instance():
 def test_no_family_no_tool_flags():
     argv = _argv(render_units())
     assert '--tool-call-parser' not in argv and '--enable-auto-tool-choice' not in argv
+
+
+# -- guided decoding: server_structured_outputs_backend / _compact ------------------------------------------
+def test_structured_outputs_argument():
+    from ansible_collections.inferops.vllm.plugins.module_utils import structured_outputs as S
+    assert S.server_args('xgrammar', True) == ['--structured-outputs-config',
+                                               '{"backend":"xgrammar","disable_any_whitespace":true}']
+    assert S.server_args('auto', False) == ['--structured-outputs-config', '{"backend":"auto"}']
+    assert S.server_args('', False) == [] and S.server_args(None, False) == []
+    assert S.given_in(['--structured-outputs-config.backend', 'guidance']) and not S.given_in(['--port', '1'])
+
+
+@pytest.mark.parametrize('backend,compact,message', [
+    ('xgramar', False, "server_structured_outputs_backend='xgramar' is not a vLLM structured-outputs backend; "
+                       "accepted: auto, xgrammar, guidance, outlines, lm-format-enforcer"),
+    ('outlines', True, 'server_structured_outputs_compact=true is supported by vLLM only with '
+                       "server_structured_outputs_backend=xgrammar or guidance, got 'outlines'"),
+    ('', True, 'server_structured_outputs_compact=true needs server_structured_outputs_backend set to one of xgrammar'),
+])
+def test_structured_outputs_refusals_name_the_variables(backend, compact, message):
+    from ansible.errors import AnsibleFilterError
+    from ansible_collections.inferops.vllm.plugins.filter.structured_outputs_args import structured_outputs_args
+    with pytest.raises(AnsibleFilterError) as exc:
+        structured_outputs_args(backend, compact)
+    assert message in str(exc.value)
+
+
+def test_the_server_role_renders_guided_decoding_after_the_tool_flags():
+    from ansible_collections.inferops.vllm.plugins.filter.structured_outputs_args import structured_outputs_args
+    units = render_units(server_tool_call_family='qwen2.5', server_extra_args=['--enforce-eager'],
+                         structured_args=structured_outputs_args('xgrammar', 'true'))
+    argv = _argv(units)
+    i = argv.index('--structured-outputs-config')
+    assert argv[i + 1] == '{"backend":"xgrammar","disable_any_whitespace":true}'
+    assert argv.index('--tool-call-parser') < i < argv.index('--enforce-eager')
+    assert '--structured-outputs-config' not in _argv(render_units())
