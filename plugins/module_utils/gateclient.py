@@ -23,7 +23,7 @@ from ansible_collections.inferops.vllm.plugins.module_utils.httpclient import (
 )
 from ansible_collections.inferops.vllm.plugins.module_utils.loadrecord import record_response, status_error
 # WORDS: common English words, most of them one token; the gate keeps the ones that are (calibrate)
-from ansible_collections.inferops.vllm.plugins.module_utils.prompttext import WORDS
+from ansible_collections.inferops.vllm.plugins.module_utils.prompttext import WORDS, TextGen
 from ansible_collections.inferops.vllm.plugins.module_utils.promparse import PromParseError, Snapshot
 from ansible_collections.inferops.vllm.plugins.module_utils.sse import SSEStream, error_text
 
@@ -378,3 +378,19 @@ class Gate(object):
             self.warnings.append('prompt_tokens %d is below the fixed prompt overhead (%.0f tokens, e.g. the chat '
                                  'template): prompts will be longer than asked' % (target, overhead))
         return info
+
+    async def text_tokens_per_word(self, words=1000, seed=0):
+        """Tokens per word of workload-profile text (prompttext's Zipf-weighted vocabulary, whose long words
+        are several tokens each), which the single-token words of the gate's own prompts do not tell: a
+        profile's prompts built at their rate came out too long (summarization's 1,700-token inputs ran past
+        the tiny model's 2,048-token context in make bench-profiles). Two samples of ``words`` and twice as
+        many words, so that the chat template's fixed tokens cancel."""
+        if self.has_tokenize:
+            async def counter(text):
+                return await self._tokenize(text, raw=True)
+        else:
+            counter = self._usage_count
+        gen = TextGen(seed)
+        c1 = await counter(gen.words(words))
+        c2 = await counter(gen.words(2 * words))
+        return max(0.05, (c2 - c1) / float(words))

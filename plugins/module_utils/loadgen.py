@@ -202,7 +202,9 @@ async def _run(gate, result, check_mode):
     result['prompt'] = await gate.calibrate()
     gate.prepare_bodies()
     if gate.driver is not None:
-        gate.driver.tokens_per_word = result['prompt']['tokens_per_word']
+        # a profile's text is not the calibration's single-token words: its own rate
+        gate.driver.tokens_per_word = result['prompt']['profile_tokens_per_word'] = \
+            round(await gate.text_tokens_per_word(), 4)
     e2e_ref = await _warmup(gate, result, Tally(_asked(gate)))
     tally = Tally(_asked(gate))    # what the cross-check compares: everything after "before"
 

@@ -108,6 +108,7 @@ DEFAULTS = {
     'invalid_output_rate': 0.0,
     'tool_parser': True,
     'prefix_cache': False,
+    'long_word_chars': 8,
 }
 PREFIX_BLOCK_TOKENS = 16     # vLLM's default KV cache block size
 PREFIX_CACHE_MAX_BLOCKS = 200000
@@ -125,10 +126,11 @@ REASONS = {200: 'OK', 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found',
            503: 'Service Unavailable'}
 
 
-def count_tokens(text):
-    """The fake tokenizer: one token per word, two for words longer than 8 characters, plus BOS."""
+def count_tokens(text, long_word_chars=8):
+    """The fake tokenizer: one token per word, two for words longer than ``long_word_chars`` characters
+    (setting long_word_chars), plus BOS."""
     words = text.split()
-    return 1 + len(words) + sum(1 for w in words if len(w) > 8)
+    return 1 + len(words) + sum(1 for w in words if len(w) > long_word_chars)
 
 
 CHAT_TEMPLATE_TOKENS = 6
@@ -618,9 +620,10 @@ class _Conn(asyncio.Protocol):
                 return None
             req = json.loads(body)
             if 'messages' in req:
-                n = count_tokens(' '.join(m.get('content', '') for m in req['messages'])) + CHAT_TEMPLATE_TOKENS
+                n = count_tokens(' '.join(m.get('content', '') for m in req['messages']),
+                                 cfg['long_word_chars']) + CHAT_TEMPLATE_TOKENS
             else:
-                n = count_tokens(req.get('prompt', ''))
+                n = count_tokens(req.get('prompt', ''), cfg['long_word_chars'])
             w(_json(200, {'count': n, 'max_model_len': cfg['max_model_len'], 'tokens': list(range(n))}))
             return None
         if path in ('/v1/completions', '/v1/chat/completions') and method == 'POST':
@@ -656,9 +659,10 @@ class _Conn(asyncio.Protocol):
             st.sessions[header_key or user_key] += 1
         if chat:
             msgs = req.get('messages') or []
-            prompt_tokens = count_tokens(' '.join(str(m.get('content') or '') for m in msgs)) + CHAT_TEMPLATE_TOKENS
+            prompt_tokens = count_tokens(' '.join(str(m.get('content') or '') for m in msgs),
+                                         cfg['long_word_chars']) + CHAT_TEMPLATE_TOKENS
         else:
-            prompt_tokens = count_tokens(str(req.get('prompt', '')))
+            prompt_tokens = count_tokens(str(req.get('prompt', '')), cfg['long_word_chars'])
         max_tokens = int(req.get('max_tokens') or req.get('max_completion_tokens') or 16)
         if prompt_tokens + max_tokens > cfg['max_model_len']:
             w(_error(400, "This model's maximum context length is %d tokens. However, you requested %d tokens "

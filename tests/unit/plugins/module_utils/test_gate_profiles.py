@@ -349,3 +349,19 @@ def test_prefix_cache_hits_of_repeated_plain_prompts_warn(fake):
     res = run_gate(base(fake, prof, num_requests=4, seed=5))      # the same seed sends the same prompts again
     assert res['cross_check']['server']['prefix_cache_hit_rate'] > 0.5
     assert [w for w in res['warnings'] if 'from its prefix cache' in w]
+
+
+def test_profile_text_is_sized_by_its_own_tokens_per_word(fake):
+    # The gate's calibration words are one token each; a profile's text (Zipf-weighted words, the long ones
+    # two tokens here when longer than 4 characters, several in a real tokenizer) is not: sized at the
+    # calibration's rate, a 1,700-token summarization prompt overflowed the tiny model's context on vLLM.
+    from fake_openai_server import count_tokens  # pylint: disable=import-error
+    fake.configure(long_word_chars=4)
+    prof = small('plain', input_tokens=400, output_tokens=4)
+    res = run_gate(base(fake, prof, num_requests=2))
+    rate = res['prompt']['profile_tokens_per_word']
+    assert res['prompt']['tokens_per_word'] == 1.0 and rate > 1.1, res['prompt']
+    text = P.session(P.validate(prof), 11, 0, tokens_per_word=rate)['requests'][0]['body']['messages'][-1]['content']
+    assert abs(count_tokens(text, 4) - 1 - 400) <= 20, count_tokens(text, 4)
+    unsized = P.session(P.validate(prof), 11, 0)['requests'][0]['body']['messages'][-1]['content']
+    assert count_tokens(unsized, 4) - 1 > 440            # what the calibration's rate made of it
