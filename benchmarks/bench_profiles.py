@@ -60,7 +60,11 @@ TINY_FAMILY = 'llama-4'
 STRUCTURED_ARGS = structured_outputs.server_args('xgrammar', True)
 FAKE = {'slots': 4, 'ttft_s': 0.02, 'token_delay_s': 0.002, 'prefix_cache': True}
 # Budget weights: long answers need long steps to finish enough requests (see loadgen._step_seconds).
-WEIGHT = {'long_generation': 2.0, 'summarization': 1.2}
+WEIGHT = {'long_generation': 3.5, 'summarization': 1.2}
+# Step length: a step's p95 needs 100 requests (loadgen._step_seconds stretches a step up to 4x this); at
+# long_generation's ~0.8 sessions/s on one core a 10 s step could stretch to 40 s, 26 requests, and the
+# verdict at capacity was inconclusive on too few samples.
+STEP_S = {'long_generation': 45.0}
 HEADER = ['profile', 'mode', 'verdict', 'capacity', 'output tok/s', '$ per 1M output tok', 'prefix cache hits',
           'valid answers', 'TTFT p50 first / later ms', 'limited by', 'wall s']
 
@@ -94,7 +98,8 @@ def gate_options(a, url, run):
     o = {'url': url, 'profile': run['profile'], 'mode': run['mode'], 'seed': a.seed, 'warmup_requests': 4,
          'host_cost_per_hour': a.cost_per_hour, 'request_timeout_s': 300.0, 'on_inconclusive': 'warn'}
     if run['mode'] == 'capacity':
-        o.update(capacity_budget_s=a.budget_s * WEIGHT.get(run['name'], 1.0), capacity_step_s=a.step_s)
+        o.update(capacity_budget_s=a.budget_s * WEIGHT.get(run['name'], 1.0),
+                 capacity_step_s=a.step_s if a.fake else max(a.step_s, STEP_S.get(run['name'], 0.0)))
     else:
         o.update(concurrency=a.concurrency, duration_s=a.closed_s)
     return o
