@@ -139,6 +139,16 @@ class BenchError(Exception):
 
 
 # -- the server ------------------------------------------------------------------------------
+def pin_client_and_server():
+    """CPU 0 for this process (the load client; what it starts inherits it), the other CPUs for the server:
+    the set of server CPUs. Raises BenchError with fewer than 2 CPUs."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        raise BenchError('--pin needs at least 2 CPUs, this process may use %s' % cpus)
+    os.sched_setaffinity(0, {cpus[0]})
+    return set(cpus[1:])
+
+
 def free_port():
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -708,12 +718,11 @@ def main():
         os.setpriority(os.PRIO_PROCESS, 0, a.priority)   # the server and the bench inherit it
     server_cpus = None
     if a.pin:
-        cpus = sorted(os.sched_getaffinity(0))
-        if len(cpus) < 2:
-            print('--pin needs at least 2 CPUs, this process may use %s' % cpus)
+        try:
+            server_cpus = pin_client_and_server()   # the gate engine runs on CPU 0; the bench inherits it
+        except BenchError as exc:
+            print(exc)
             return 2
-        server_cpus = set(cpus[1:])
-        os.sched_setaffinity(0, {cpus[0]})   # the gate engine runs here; the bench inherits it
     # SIGTERM must unwind through the finally blocks that stop the server.
     signal.signal(signal.SIGTERM, lambda *_args: sys.exit(143))
     workdir = tempfile.mkdtemp(prefix='gate-vs-vllm-bench-')

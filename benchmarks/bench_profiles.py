@@ -41,7 +41,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'support'))
 # pylint: disable=wrong-import-position
-from bench_gate_vs_vllm_bench import ASSETS, BenchError, Server, free_port  # noqa: E402
+from bench_gate_vs_vllm_bench import ASSETS, BenchError, Server, free_port, pin_client_and_server  # noqa: E402
 from report_table import finish, fmt, table  # noqa: E402
 from ansible_collections.inferops.vllm.plugins.module_utils import profilefleet, profiles, structured_outputs  # noqa: E402
 from ansible_collections.inferops.vllm.plugins.module_utils.loadgen import GateError, run_gate  # noqa: E402
@@ -83,6 +83,11 @@ def parse_args(argv=None):
     p.add_argument('--seed', type=int, default=1500)
     p.add_argument('--structured-requests', type=int, default=16,
                    help='requests of each structured-output case (0: none)')
+    p.add_argument('--no-pin', dest='pin', action='store_false',
+                   help='let the server and the load client share every CPU (default: the client on CPU 0, the '
+                        'server on the others; on 2 cores, unpinned, vLLM\'s busy-polling worker, engine core and '
+                        'API server left the client so little CPU that the gate called chat, rag and '
+                        'long_generation inconclusive: the client fell behind its schedule)')
     p.add_argument('--fake', action='store_true', help='run against the fake server (tests this script)')
     p.add_argument('--vllm-venv', default=os.path.join(ASSETS, 'vllm-venv'))
     p.add_argument('--model-dir', default=os.path.join(ASSETS, 'models', 'tiny-llama'))
@@ -213,8 +218,13 @@ def main(argv=None):
                     return 2
             port = free_port()
             extra = server_args(TINY_FAMILY) + STRUCTURED_ARGS
-            print('starting vLLM (%s, %s) on 127.0.0.1:%d ...' % (a.model_dir, ' '.join(extra), port), flush=True)
-            with Server(a.vllm_venv, a.model_dir, a.served_model_name, port, workdir, extra_args=extra) as srv:
+            server_cpus = pin_client_and_server() if a.pin else None
+            print('starting vLLM (%s, %s) on 127.0.0.1:%d%s ...' % (
+                a.model_dir, ' '.join(extra), port,
+                ', server on CPUs %s, load client on CPU %s' % (sorted(server_cpus), sorted(os.sched_getaffinity(0)))
+                if server_cpus else ''), flush=True)
+            with Server(a.vllm_venv, a.model_dir, a.served_model_name, port, workdir, extra_args=extra,
+                        cpus=server_cpus) as srv:
                 print('ready in %.0f s' % srv.ready_s, flush=True)
                 measure(a, srv.url, runs, out)
                 structured = measure_structured(a, srv.url) if a.structured_requests else []
@@ -234,7 +244,7 @@ def main(argv=None):
         print('structured output (response_format, %d requests), %s: valid rate %s, invalid_output %s'
               % (a.structured_requests, r['case'], fmt(r['valid_rate'], 3), r['invalid_output']))
     figures = {'date': time.strftime('%Y-%m-%d %H:%M:%S %z'), 'fake': a.fake, 'total_s': round(total, 1),
-               'cpus': os.cpu_count(), 'rows': rows, 'results': [res for _r, res in out], 'structured': structured}
+               'cpus': os.cpu_count(), 'pinned': a.pin and not a.fake, 'rows': rows, 'results': [res for _r, res in out], 'structured': structured}
     return finish('bench-profiles', verdicts(rows, total, a.max_total_s, structured), figures, a.json)
 
 
