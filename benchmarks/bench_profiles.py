@@ -73,7 +73,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
     p.add_argument('--profiles', default=','.join(profiles.builtin_names(BUILTIN_DIR)),
                    help='comma-separated built-in profiles (default: all)')
-    p.add_argument('--budget-s', type=float, default=110.0,
+    p.add_argument('--budget-s', type=float, default=95.0,
                    help='capacity search budget of one profile (weighted up for long answers)')
     p.add_argument('--step-s', type=float, default=10.0, help='length of one capacity step')
     p.add_argument('--closed-s', type=float, default=45.0, help='measured window of a profile without a latency SLO')
