@@ -29,7 +29,7 @@ def test_gate_options_per_mode():
     a = B.parse_args(['--budget-s', '100', '--step-s', '8'])
     runs = dict((r['name'], r) for r in B.profilefleet.role_runs(['long_generation', 'batch', 'chat'], B.BUILTIN_DIR))
     lg = B.gate_options(a, 'http://x:1', runs['long_generation'])
-    assert lg['mode'] == 'capacity' and lg['capacity_budget_s'] == 400.0 and lg['capacity_step_s'] == 60.0
+    assert lg['mode'] == 'capacity' and lg['capacity_budget_s'] == 350.0 and lg['capacity_step_s'] == 45.0
     assert 'duration_s' not in lg and lg['host_cost_per_hour'] == 1.0
     assert B.gate_options(a, 'http://x:1', runs['chat'])['capacity_budget_s'] == 100.0
     batch = B.gate_options(a, 'http://x:1', runs['batch'])
