@@ -154,6 +154,7 @@ def test_prefix_cache_hit_rate_summed_over_two_instances():
 
 def test_summed_hit_rate_is_unknown_when_an_instance_has_no_prefix_cache_counters():
     a = vllm_delta(load('vllm_0.10_cpu_before.prom'), load('vllm_0.10_cpu_after.prom'), MODEL)
+
     def without_prefix(name):
         return Snapshot('\n'.join(line for line in read(name).splitlines() if not line.startswith('vllm:prefix_cache_')))
     b = vllm_delta(without_prefix('vllm_0.32_cpu_before.prom'), without_prefix('vllm_0.32_cpu_after.prom'), 'tiny')

@@ -99,11 +99,11 @@ def test_from_systemd_254_restarts_back_off_and_never_give_up(template, version)
 @pytest.mark.parametrize('template', TEMPLATES)
 def test_the_restart_settings_are_the_users(template):
     old = sections(render(template, role_vars(252, server_start_limit_burst=3, server_start_limit_interval_sec=120,
-                                               server_restart_sec=2)))
+                                              server_restart_sec=2)))
     assert keys(old['Unit'], *RESTART_KEYS) == [('StartLimitIntervalSec', '120'), ('StartLimitBurst', '3')]
     assert ('RestartSec', '2') in old['Service']
     new = sections(render(template, role_vars(255, server_restart_steps=8, server_restart_max_delay_sec=300,
-                                               server_start_limit_burst=3)))
+                                              server_start_limit_burst=3)))
     assert keys(new['Unit'], *RESTART_KEYS) == [('StartLimitIntervalSec', '0')]
     assert keys(new['Service'], 'RestartSteps', 'RestartMaxDelaySec') == [('RestartSteps', '8'),
                                                                           ('RestartMaxDelaySec', '300')]
