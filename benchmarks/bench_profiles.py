@@ -44,6 +44,7 @@ sys.path.insert(0, os.path.join(ROOT, 'tests', 'support'))
 from bench_gate_vs_vllm_bench import ASSETS, BenchError, Server, free_port, pin_client_and_server  # noqa: E402
 from report_table import finish, fmt, table  # noqa: E402
 from ansible_collections.inferops.vllm.plugins.module_utils import profilefleet, profiles, structured_outputs  # noqa: E402
+from ansible_collections.inferops.vllm.plugins.module_utils.capacity import rate_label  # noqa: E402
 from ansible_collections.inferops.vllm.plugins.module_utils.loadgen import GateError, run_gate  # noqa: E402
 from ansible_collections.inferops.vllm.plugins.module_utils.toolparsers import server_args  # noqa: E402
 # pylint: enable=wrong-import-position
@@ -174,7 +175,7 @@ def report_rows(rows):
         valid = 'n/a' if r['valid_rate'] is None else '%.1f%% of %s' % (100 * r['valid_rate'], r['answers_checked'])
         hit = 'n/a' if r['prefix_cache_hit_rate'] is None else '%.1f%%' % (100 * r['prefix_cache_hit_rate'])
         lines.append([r['profile'], r['mode'], r['verdict'],
-                      '%s %s' % (fmt(r['capacity'], 3), profilefleet.UNIT.get(r['rate_unit'], r['rate_unit'])),
+                      '%s %s' % (fmt(r['capacity'], 3), rate_label(r['rate_unit'])),
                       fmt(r['output_tokens_per_s']), fmt(r['cost_per_1m_output_tokens'], 4), hit, valid,
                       '%s / %s' % (fmt(r['ttft_first_p50_ms']), fmt(r['ttft_later_p50_ms'])),
                       r['limiting_slo'] or '-', fmt(r.get('wall_s'))])

@@ -30,11 +30,12 @@ options:
     description:
       - Classes given as input, each C(profile), C(hardware_class), C(capacity_rps) (sessions/s per host at the
         profile's SLOs, null when none met them), C(cost_per_hour) (per host), optionally C(cost_per_1m),
-        C(slo_met), C(slo_excess), C(steps), C(source).
+        C(slo_met), C(slo_excess), C(steps), C(source), C(rate_unit) (C(sessions_per_s), the default, or
+        C(requests_per_s); one unit per profile, capacities in two units are refused).
     type: list
     elements: dict
   target:
-    description: Target mix, profile name to sessions/s.
+    description: Target mix, profile name to rate, in the unit of that profile's rows (sessions/s by default).
     type: dict
   available:
     description: Hosts on hand per hardware class.

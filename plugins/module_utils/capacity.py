@@ -15,9 +15,21 @@ rather than a fixed range.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+# The unit of the rates a run offers and finds (the result's ``capacity.rate_unit``, and a workload
+# profile's ``rate_unit``): requests per second, or with a workload profile sessions per second (a
+# session's turns are sent in order, each after the previous answer; a single-turn session is one request).
+REQUESTS_PER_S = 'requests_per_s'
+SESSIONS_PER_S = 'sessions_per_s'
+RATE_LABELS = {REQUESTS_PER_S: 'req/s', SESSIONS_PER_S: 'sessions/s'}
+
+
+def rate_label(unit=None):
+    """How a rate in ``unit`` is written ('req/s', 'sessions/s'); a rate without a unit counts requests."""
+    return RATE_LABELS.get(unit or REQUESTS_PER_S, unit)
+
 
 class CapacitySearch(object):
-    """Bracket-and-bisect over offered request rates (requests per second)."""
+    """Bracket-and-bisect over offered rates (requests or sessions per second: see ``rate_label``)."""
 
     def __init__(self, start_rate, precision=0.05, min_rate=None, max_rate=None):
         if not start_rate > 0:

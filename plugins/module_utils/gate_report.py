@@ -13,6 +13,8 @@ import re
 import tempfile
 import xml.etree.ElementTree as ET
 
+from ansible_collections.inferops.vllm.plugins.module_utils.capacity import rate_label
+
 
 class ReportError(Exception):
     pass
@@ -278,9 +280,10 @@ def _schedule_lines(sched):
     if not sched:
         return []
     late = sched.get('lateness_ms') or {}
+    unit = rate_label(sched.get('rate_unit'))
     return ['## Schedule (open loop)', '',
-            '- offered %s req/s (%s), achieved %s req/s' % (
-                sched.get('offered_rate'), sched.get('arrival'), _num(sched.get('achieved_rate'))),
+            '- offered %s %s (%s), achieved %s %s' % (
+                sched.get('offered_rate'), unit, sched.get('arrival'), _num(sched.get('achieved_rate')), unit),
             '- sends later than %s ms: %s; lateness p50 %s, p95 %s, max %s ms' % (
                 _num(sched.get('late_limit_ms'), 0), sched.get('late_sends'), _num(late.get('p50')),
                 _num(late.get('p95')), _num(late.get('max'))),
@@ -293,17 +296,18 @@ def _capacity_lines(cap):
     if not cap:
         return []
     lines = ['## Capacity at SLO', '']
+    unit = rate_label(cap.get('rate_unit'))
     if cap.get('requests_per_s') is None:
         lines.append('No rate tried met every SLO (search ended: %s).' % cap.get('ended'))
     else:
         lines.append('%s %s, %s output tok/s, %s total tok/s; limited by %s; bracket %s; search ended: %s.' % (
-            _num(cap.get('requests_per_s'), 3), 'sessions/s' if cap.get('rate_unit') == 'sessions_per_s' else 'req/s', _num(cap.get('output_tokens_per_s')),
+            _num(cap.get('requests_per_s'), 3), unit, _num(cap.get('output_tokens_per_s')),
             _num(cap.get('total_tokens_per_s')), cap.get('limiting_slo') or '-', cap.get('bracket'), cap.get('ended')))
     lines.append('')
     lines.append('Latency and throughput against offered load:')
     lines.append('')
-    lines.append('| step | offered req/s | achieved req/s | verdict | TTFT p95 ms | TPOT p95 ms | ITL p95 ms '
-                 '| E2E p95 ms | output tok/s |')
+    lines.append('| step | offered %s | achieved %s | verdict | TTFT p95 ms | TPOT p95 ms | ITL p95 ms '
+                 '| E2E p95 ms | output tok/s |' % (unit, unit))
     lines.append('|---:|---:|---:|---|---:|---:|---:|---:|---:|')
     for st in sorted(cap.get('steps') or [], key=lambda x: x.get('rate') or 0):
         lines.append('| %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (

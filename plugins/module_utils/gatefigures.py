@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.inferops.vllm.plugins.module_utils import loadstats
+from ansible_collections.inferops.vllm.plugins.module_utils.capacity import REQUESTS_PER_S, SESSIONS_PER_S, rate_label
 from ansible_collections.inferops.vllm.plugins.module_utils.promparse import sum_deltas, vllm_delta
 
 # Below these the self-check criteria are reported but not applied: connection set-up (TLS
@@ -115,6 +116,12 @@ def phase_figures(o, rec, stats, e2e_ref=None):
     return out
 
 
+def rate_unit(o):
+    """The unit of an open loop's rate: sessions per second with a workload profile (one unit of the
+    schedule is a session), else requests."""
+    return SESSIONS_PER_S if o.get('profile') is not None else REQUESTS_PER_S
+
+
 def schedule(o, stats, measured, needed):
     """Offered against achieved: how the open loop kept (or failed to keep) its schedule."""
     limit_ms = float(o['client_max_lag_ms'])
@@ -125,7 +132,7 @@ def schedule(o, stats, measured, needed):
     sched = [r.scheduled for r in measured if r.scheduled is not None]
     span = (max(sent) - min(sched)) if sent and sched else 0.0
     return {
-        'offered_rate': stats['rate'],
+        'offered_rate': stats['rate'], 'rate_unit': rate_unit(o),
         # n sends span n - 1 gaps from the first scheduled time to the last send
         'achieved_rate': _r((len(sent) - 1) / span, 3) if span > 0 and len(sent) > 1 else None,
         'arrival': o['arrival'], 'burstiness': o['burstiness'],
@@ -166,9 +173,11 @@ def client_check(o, stats, rec, cap_small, needed, sides):
         late = [r.lateness for r in rec.measured() if r.lateness is not None]
         lat = loadstats.summarize(late)
         if cap_small and (stats['cap_waits'] or stats.get('unsent')):
-            reasons.append('the in-flight cap %d is below the %.1f requests in flight that %s req/s needs even at '
+            unit = rate_unit(o)
+            reasons.append('the in-flight cap %d is below the %.1f %s in flight that %s %s needs even at '
                            "the server's unloaded response time: raise concurrency (the open-loop cap)"
-                           % (asked_c, needed, stats['rate']))
+                           % (asked_c, needed, 'sessions' if unit == SESSIONS_PER_S else 'requests', stats['rate'],
+                              rate_label(unit)))
         elif lat['count'] >= MIN_LAG_SAMPLES and lat['p95'] > float(o['client_max_lag_ms']) and not stats['cap_waits']:
             reasons.append('requests left p95 %.1f ms behind schedule > client_max_lag_ms %s (the client, not the '
                            'server, fell behind)' % (lat['p95'], o['client_max_lag_ms']))

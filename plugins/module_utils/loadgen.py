@@ -23,7 +23,9 @@ import math
 import time
 
 from ansible_collections.inferops.vllm.plugins.module_utils import loadstats
-from ansible_collections.inferops.vllm.plugins.module_utils.capacity import CapacitySearch
+from ansible_collections.inferops.vllm.plugins.module_utils.capacity import (
+    REQUESTS_PER_S, SESSIONS_PER_S, CapacitySearch, rate_label,
+)
 from ansible_collections.inferops.vllm.plugins.module_utils.gateclient import Gate, GateError
 from ansible_collections.inferops.vllm.plugins.module_utils.gatefigures import cross_check, phase_figures
 from ansible_collections.inferops.vllm.plugins.module_utils.httpclient import HttpError, fetch
@@ -148,6 +150,11 @@ def _unit_s(gate, e2e_s):
     if gate.driver is None or not e2e_s:
         return e2e_s
     return gate.driver.session_s(e2e_s)
+
+
+def _rate_unit(gate):
+    """The unit of the rates this run offers: sessions per second with a workload profile, else requests."""
+    return SESSIONS_PER_S if gate.driver is not None else REQUESTS_PER_S
 
 
 def _r(v, digits=3):
@@ -368,9 +375,10 @@ async def _capacity_trial(gate, result, tally, e2e_ref, trial):
             # a step cut short would rest on too few samples: stop the search instead
             if not out['steps']:
                 raise GateError(
-                    'capacity_budget_s=%s is too small for one step: a step at %.3g req/s takes about %.0f s '
+                    'capacity_budget_s=%s is too small for one step: a step at %.3g %s takes about %.0f s '
                     '(capacity_step_s=%s, stretched to collect the samples its percentiles need, plus draining): '
-                    'raise capacity_budget_s' % (o['capacity_budget_s'], rate, seconds + drain_s, o['capacity_step_s']))
+                    'raise capacity_budget_s' % (o['capacity_budget_s'], rate, rate_label(_rate_unit(gate)),
+                                                 seconds + drain_s, o['capacity_step_s']))
             ended = 'budget'
             break
         rec = Recorder(tally)
@@ -391,16 +399,16 @@ async def _capacity_trial(gate, result, tally, e2e_ref, trial):
             if not alive:
                 step['verdict'] = 'error'
                 out['steps'].append(step)
-                raise GateError('the server stopped answering during capacity step %d (%.3g req/s): %s; %s; the %d '
-                                'finished steps are in the result' % (step['step'], rate, why, '; '.join(
-                                    '%s: %s' % kv for kv in sorted(figs['requests']['error_examples'].items())),
-                                    len(out['steps']) - 1))
+                examples = '; '.join('%s: %s' % kv for kv in sorted(figs['requests']['error_examples'].items()))
+                raise GateError('the server stopped answering during capacity step %d (%.3g %s): %s; %s; the %d '
+                                'finished steps are in the result' % (step['step'], rate, rate_label(_rate_unit(gate)),
+                                                                      why, examples, len(out['steps']) - 1))
         out['steps'].append(step)
         figures_at[rate] = (figs, rec.completed(), slos)
         search.record(rate, _search_verdict(verdict, slos, client))
     out['ended'] = ended
     if gate.driver is not None:
-        out['rate_unit'] = 'sessions_per_s'
+        out['rate_unit'] = _rate_unit(gate)
     return _capacity_result(o, search, out, figures_at)
 
 
@@ -673,7 +681,8 @@ def _measured(o, figs, cross, per_trial, capacity=None):
     window = ((figs.get('window') or {}).get('duration_s')) or 0.0
     detail_thr = '%d requests in %.1f s' % (completed, window)
     if capacity is not None and capacity.get('requests_per_s') is not None:
-        detail_thr = 'at capacity %.3g req/s (%d requests in %.1f s)' % (capacity['requests_per_s'], completed, window)
+        detail_thr = 'at capacity %.3g %s (%d requests in %.1f s)' % (
+            capacity['requests_per_s'], rate_label(capacity.get('rate_unit')), completed, window)
     why_thr = None if completed else 'no request completed'
     m = {}
     for key in ('output_tokens_per_s', 'total_tokens_per_s', 'requests_per_s'):
@@ -733,8 +742,8 @@ def _message(gate, result, slos, verdict, client, stopped, capacity):
     head = ('%s %s: %.1f output tok/s, %.2f req/s, %d requests, error rate %s'
             % (gate.url, gate.model, thr.get('output_tokens_per_s') or 0.0, thr.get('requests_per_s') or 0.0,
                req.get('total') or 0, req.get('error_rate')))
+    unit = rate_label(capacity.get('rate_unit')) if capacity is not None else None
     if capacity is not None and capacity['requests_per_s'] is not None:
-        unit = 'sessions/s' if capacity.get('rate_unit') == 'sessions_per_s' else 'req/s'
         head = ('%s %s: capacity at SLO %.3g %s, %.1f output tok/s (limited by %s; %d steps)'
                 % (gate.url, gate.model, capacity['requests_per_s'], unit, capacity['output_tokens_per_s'] or 0.0,
                    capacity['limiting_slo'] or 'no SLO within the searched range', len(capacity['steps'])))
@@ -747,8 +756,8 @@ def _message(gate, result, slos, verdict, client, stopped, capacity):
             steps = capacity['steps']
             lowest = min(steps, key=lambda s: s['rate']) if steps else None
             if lowest is not None:
-                lines.append('- even at %.3g req/s, the lowest rate tried (capacity_min_rate), an SLO was missed:'
-                             % lowest['rate'])
+                lines.append('- even at %.3g %s, the lowest rate tried (capacity_min_rate), an SLO was missed:'
+                             % (lowest['rate'], unit))
         lines.extend('- ' + r['message'] for r in slos if r['status'] == 'fail')
         if stopped:
             lines.append('- ' + stopped + ': ' + '; '.join('%s: %s' % kv for kv in sorted(req['error_examples'].items())))

@@ -3,13 +3,15 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 """Placement: which hardware class serves which workload profile cheapest, and the cheapest fleet
-for a target mix of request rates.
+for a target mix of rates.
 
 Input rows, one per (profile, hardware class) measured (by the gate, or from another report):
 ``{profile, hardware_class, capacity_rps, cost_per_1m, cost_per_hour, slo_met}`` with
 ``capacity_rps`` the capacity at the profile's SLOs (None when no step met them), ``cost_per_hour``
 the class's price per host and optionally ``slo_excess`` (worst SLO figure / its limit, > 1 is a
-miss) to say which class came closest when none meets the SLOs.
+miss) to say which class came closest when none meets the SLOs, and ``rate_unit``: the unit of the
+capacity, and of that profile's target rate (sessions per second unless a row says
+``requests_per_s``; one unit per profile, capacities in two units cannot be compared).
 
 Cheapest class per profile: within one profile every request has the same token shape, so the
 cost per 1M tokens of a class is proportional to cost_per_hour / capacity_rps; the ranking uses
@@ -33,6 +35,8 @@ __metaclass__ = type
 
 import math
 
+from ansible_collections.inferops.vllm.plugins.module_utils.capacity import RATE_LABELS, SESSIONS_PER_S, rate_label
+
 EPS = 1e-9
 MAX_COMBINATIONS = 200000
 
@@ -54,6 +58,7 @@ def normalize_rows(rows):
     out = []
     prices = {}
     seen = set()
+    units = {}
     for i, r in enumerate(rows):
         if not isinstance(r, dict):
             raise PlacementError('row %d must be a dict, got %r' % (i, r))
@@ -79,10 +84,23 @@ def normalize_rows(rows):
                 raise PlacementError('capacity_rps of profile %r on %r (row %d) must be a number >= 0 or null, got %r'
                                      % (p, c, i, cap))
             cap = float(cap)
+        unit = r.get('rate_unit') or SESSIONS_PER_S
+        if unit not in RATE_LABELS:
+            raise PlacementError('rate_unit of profile %r on %r (row %d) must be one of %s, got %r'
+                                 % (p, c, i, ', '.join(sorted(RATE_LABELS)), unit))
+        if units.setdefault(p, (unit, c))[0] != unit:
+            raise PlacementError('profile %r is measured in %s on %r and in %s on %r (row %d): capacities in two units '
+                                 'cannot be compared; measure the profile the same way on every class'
+                                 % (p, rate_label(units[p][0]), units[p][1], rate_label(unit), c, i))
         met = bool(r.get('slo_met')) and cap is not None and cap > 0
         out.append({'profile': p, 'hardware_class': c, 'capacity_rps': cap, 'cost_per_1m': r.get('cost_per_1m'),
-                    'cost_per_hour': price, 'slo_met': met, 'slo_excess': r.get('slo_excess')})
+                    'cost_per_hour': price, 'slo_met': met, 'slo_excess': r.get('slo_excess'), 'rate_unit': unit})
     return out, prices
+
+
+def _units(rows):
+    """{profile: its rate label}: 'sessions/s' or 'req/s'."""
+    return dict((r['profile'], rate_label(r['rate_unit'])) for r in rows)
 
 
 def _rank(row):
@@ -96,9 +114,10 @@ def _closeness(row):
 
 
 def best_per_profile(rows):
-    """{profile: {meets, hardware_class, capacity_rps, cost_per_1m, cost_per_hour, cost_per_rps_hour,
+    """{profile: {meets, hardware_class, capacity_rps, rate_unit, cost_per_1m, cost_per_hour, cost_per_rps_hour,
     ranking: [classes meeting the SLOs, cheapest first], closest (when none meets), message}}."""
     rows, _prices = normalize_rows(rows)
+    units = _units(rows)
     out = {}
     for p in sorted(set(r['profile'] for r in rows)):
         mine = [r for r in rows if r['profile'] == p]
@@ -108,30 +127,32 @@ def best_per_profile(rows):
             out[p] = {'meets': True, 'hardware_class': b['hardware_class'], 'capacity_rps': b['capacity_rps'],
                       'cost_per_1m': b['cost_per_1m'], 'cost_per_hour': b['cost_per_hour'],
                       'cost_per_rps_hour': b['cost_per_hour'] / b['capacity_rps'],
-                      'ranking': [r['hardware_class'] for r in ok], 'closest': None,
-                      'message': '%s: cheapest on %s (%.4g req/s per host at its SLOs)'
-                                 % (p, b['hardware_class'], b['capacity_rps'])}
+                      'ranking': [r['hardware_class'] for r in ok], 'closest': None, 'rate_unit': b['rate_unit'],
+                      'message': '%s: cheapest on %s (%.4g %s per host at its SLOs)'
+                                 % (p, b['hardware_class'], b['capacity_rps'], units[p])}
         else:
             c = sorted(mine, key=_closeness)[0]
             ex = c.get('slo_excess')
             how = (' (worst SLO figure %.2fx its limit)' % ex) if isinstance(ex, (int, float)) else ''
             out[p] = {'meets': False, 'hardware_class': None, 'capacity_rps': None, 'cost_per_1m': None,
                       'cost_per_hour': None, 'cost_per_rps_hour': None, 'ranking': [],
-                      'closest': c['hardware_class'],
+                      'closest': c['hardware_class'], 'rate_unit': c['rate_unit'],
                       'message': '%s: no class meets it; closest: %s%s' % (p, c['hardware_class'], how)}
     return out
 
 
-def _covers(target, classes):
-    """Every minimal integer cover of ``target`` by classes [(name, capacity, price)]: tuples of counts."""
+def _covers(target, classes, unit='sessions/s'):
+    """Every minimal integer cover of ``target`` (a rate in ``unit``) by classes [(name, capacity, price)]:
+    tuples of counts."""
     n = len(classes)
     ubs = [int(math.ceil(target / c[1] - EPS)) for c in classes]
     combos = 1
     for ub in ubs[:-1]:
         combos *= ub + 1
     if combos > MAX_COMBINATIONS:
-        raise PlacementError('target %g req/s needs up to %s hosts of a class: too many combinations (%d) for the '
-                             'exact search; split the target or measure a larger host class' % (target, ubs, combos))
+        raise PlacementError('target %g %s needs up to %s hosts of a class: too many combinations (%d) for the '
+                             'exact search; split the target or measure a larger host class'
+                             % (target, unit, ubs, combos))
     out = []
 
     def rec(i, remaining, counts):
@@ -151,14 +172,17 @@ def _covers(target, classes):
 
 
 def cheapest_fleet(rows, target, available=None):
-    """The cheapest fleet for ``target`` ({profile: req/s}) with ``available`` ({class: hosts}) as limits.
+    """The cheapest fleet for ``target`` ({profile: rate in its rows' rate_unit, sessions/s by default}) with
+    ``available`` ({class: hosts}) as limits.
 
     Returns {profiles: {p: {target_rps, hosts: {class: n}, capacity_rps, spare_rps, headroom,
     cost_per_hour}}, hosts: {class: n}, cost_per_hour, shared_hosts: False}.
     """
     rows, prices = normalize_rows(rows)
     if not isinstance(target, dict) or not target:
-        raise PlacementError('the target mix must be a dict of profile to req/s, got %r' % (target,))
+        raise PlacementError('the target mix must be a dict of profile to rate (sessions/s, or req/s for a profile '
+                             'measured in requests), got %r' % (target,))
+    units = _units(rows)
     measured = sorted(set(r['profile'] for r in rows))
     available = dict(available or {})
     for c, n in available.items():
@@ -175,17 +199,17 @@ def cheapest_fleet(rows, target, available=None):
             raise PlacementError('the target mix names profile %r, which no hardware class was measured on; measured '
                                  'profiles: %s' % (p, ', '.join(measured)))
         if isinstance(t, bool) or not isinstance(t, (int, float)) or t < 0:
-            raise PlacementError('target rate of profile %r must be a number >= 0 (req/s), got %r' % (p, t))
+            raise PlacementError('target rate of profile %r must be a number >= 0 (%s), got %r' % (p, units[p], t))
         if t == 0:
             choices[p] = ([], [((), 0.0)])
             continue
         if not best[p]['meets']:
-            raise PlacementError('no hardware class meets the SLOs of profile %r, so no fleet can serve its %g req/s '
-                                 '(%s)' % (p, t, best[p]['message']))
+            raise PlacementError('no hardware class meets the SLOs of profile %r, so no fleet can serve its %g %s '
+                                 '(%s)' % (p, t, units[p], best[p]['message']))
         classes = sorted(((r['hardware_class'], r['capacity_rps'], r['cost_per_hour']) for r in rows
                           if r['profile'] == p and r['slo_met']), key=lambda c: c[0])
         cands = []
-        for counts in _covers(float(t), classes):
+        for counts in _covers(float(t), classes, units[p]):
             cost = sum(k * c[2] for k, c in zip(counts, classes))
             cap = sum(k * c[1] for k, c in zip(counts, classes))
             cands.append((cost, sum(counts), -cap, counts))
@@ -224,6 +248,7 @@ def cheapest_fleet(rows, target, available=None):
         raise PlacementError('the hosts available (%s) cannot serve the target mix %s at the measured capacities'
                              % (', '.join('%s: %d' % kv for kv in sorted(available.items())), target))
     caps = dict(((r['profile'], r['hardware_class']), r['capacity_rps']) for r in rows)
+    unit_of = dict((r['profile'], r['rate_unit']) for r in rows)
     result = {'profiles': {}, 'hosts': {}, 'cost_per_hour': 0.0, 'shared_hosts': False}
     for p, (names, counts) in zip(order, state['best']):
         hosts = dict((c, k) for c, k in zip(names, counts) if k)
@@ -231,7 +256,8 @@ def cheapest_fleet(rows, target, available=None):
         cost = sum(k * prices[c] for c, k in hosts.items())
         t = float(target[p])
         result['profiles'][p] = {'target_rps': t, 'hosts': hosts, 'capacity_rps': cap, 'spare_rps': cap - t,
-                                 'headroom': (cap - t) / t if t else None, 'cost_per_hour': cost}
+                                 'headroom': (cap - t) / t if t else None, 'cost_per_hour': cost,
+                                 'rate_unit': unit_of[p]}
         for c, k in hosts.items():
             result['hosts'][c] = result['hosts'].get(c, 0) + k
         result['cost_per_hour'] += cost

@@ -16,11 +16,12 @@ import base64
 import html
 import io
 
+from ansible_collections.inferops.vllm.plugins.module_utils.capacity import SESSIONS_PER_S, rate_label
 from ansible_collections.inferops.vllm.plugins.module_utils.placement import PlacementError, placement
 from ansible_collections.inferops.vllm.plugins.module_utils.profilefleet import placement_lines
 
 INPUT_FIELDS = ('profile', 'hardware_class', 'capacity_rps', 'cost_per_hour', 'cost_per_1m', 'slo_met', 'slo_excess',
-                'steps', 'source')
+                'steps', 'source', 'rate_unit')
 NO_CHARTS = ('matplotlib is not installed on the controller, so this page has no charts: install it into the '
              'Python that runs ansible-playbook (pip install matplotlib) to get them')
 
@@ -79,6 +80,12 @@ def collect(fleet_reports=None, classes=None):
         if old is None:
             merged[key] = r
             continue
+        units = (old.get('rate_unit') or SESSIONS_PER_S, r.get('rate_unit') or SESSIONS_PER_S)
+        if units[0] != units[1]:
+            raise PlacementError('profile %r on hardware class %r is given in %s (from %s) and in %s (from %s): '
+                                 'capacities in two units cannot be compared' % (
+                                     key[0], key[1], rate_label(units[0]), old['source'], rate_label(units[1]),
+                                     r['source']))
         prices = (old.get('cost_per_hour'), r.get('cost_per_hour'))
         if prices[0] != prices[1] and None not in prices:
             raise PlacementError('hardware class %r has two prices: %s and %s per hour (profile %r, from %s and %s)'
@@ -100,7 +107,8 @@ def build(fleet_reports=None, classes=None, target=None, available=None):
 def markdown(report, title='Placement of workload profiles'):
     lines = ['# %s' % title, '',
              'Capacity is per host at each profile\'s SLOs, in sessions/s (a single-turn profile\'s session is one '
-             'request); a class\'s price is per host-hour.', '']
+             'request) unless its rows say req/s; a profile\'s target is in the same unit; a class\'s price is per '
+             'host-hour.', '']
     lines.extend(placement_lines(report['per_profile'], report['fleet'], None, report['rows'])[2:])
     if report.get('fleet') is None:
         lines.append('No target mix given (placement_target): no fleet computed.')
@@ -161,7 +169,7 @@ def charts(report):
                    if s.get('rate') is not None and s.get('ttft_p95_ms') is not None]
             if pts:
                 ax.plot([pt[0] for pt in pts], [pt[1] for pt in pts], marker='o', label=r['hardware_class'])
-        ax.set_xlabel('offered load (sessions/s)')
+        ax.set_xlabel('offered load (%s)' % rate_label(stepped[0].get('rate_unit') or SESSIONS_PER_S))
         ax.set_ylabel('TTFT p95 (ms)')
         ax.legend(title='class')
         out.append(('Latency against offered load: %s' % p, _svg(fig)))
@@ -182,6 +190,11 @@ def _fmt(v, digits=3):
     return None if v is None else ('%.*f' % (digits, v) if isinstance(v, float) else v)
 
 
+def _fmt_rate(v, unit, digits=3):
+    """A rate with its unit (rows without one are in sessions/s), None without a value."""
+    return None if v is None else '%s %s' % (_fmt(v, digits), rate_label(unit or SESSIONS_PER_S))
+
+
 def html_page(report, with_charts=None, title='Placement of workload profiles'):
     """(page, charts_drawn, note): the report as one self-contained HTML page (SVG charts inline)."""
     e = html.escape
@@ -200,9 +213,10 @@ def html_page(report, with_charts=None, title='Placement of workload profiles'):
         note = NO_CHARTS
         parts.append('<p class="note">Note: %s.</p>' % e(note))
     parts.append('<h2>Measured capacity per host at each profile\'s SLOs</h2>')
-    parts.append(_table(['profile', 'class', 'capacity (sessions/s)', '$/h per host', '$ per 1M output tok',
+    parts.append(_table(['profile', 'class', 'capacity per host', '$/h per host', '$ per 1M output tok',
                          'meets its SLOs', 'source'],
-                        [(r['profile'], r['hardware_class'], _fmt(r.get('capacity_rps')), _fmt(r.get('cost_per_hour'), 2),
+                        [(r['profile'], r['hardware_class'], _fmt_rate(r.get('capacity_rps'), r.get('rate_unit')),
+                          _fmt(r.get('cost_per_hour'), 2),
                           _fmt(r.get('cost_per_1m'), 4), 'yes' if r.get('slo_met') else 'no', r.get('source'))
                          for r in report['rows']]))
     parts.append('<h2>Cheapest class per profile</h2><ul>')
@@ -216,10 +230,10 @@ def html_page(report, with_charts=None, title='Placement of workload profiles'):
     fleet = report.get('fleet')
     if fleet:
         parts.append('<h2>Cheapest fleet for the target mix</h2>')
-        parts.append(_table(['profile', 'target (sessions/s)', 'hosts', 'capacity', 'headroom', '$/h'],
-                            [(p, _fmt(f['target_rps'], 2),
+        parts.append(_table(['profile', 'target', 'hosts', 'capacity', 'headroom', '$/h'],
+                            [(p, _fmt_rate(f['target_rps'], f.get('rate_unit'), 2),
                               ', '.join('%d x %s' % (n, c) for c, n in sorted(f['hosts'].items())) or 'none',
-                              _fmt(f['capacity_rps'], 2),
+                              _fmt_rate(f['capacity_rps'], f.get('rate_unit'), 2),
                               None if f['headroom'] is None else '%.1f%%' % (100 * f['headroom']),
                               _fmt(f['cost_per_hour'], 2))
                              for p, f in sorted(fleet['profiles'].items())]))

@@ -23,6 +23,7 @@ __metaclass__ = type
 import os
 
 from ansible_collections.inferops.vllm.plugins.module_utils import profiles
+from ansible_collections.inferops.vllm.plugins.module_utils.capacity import REQUESTS_PER_S, SESSIONS_PER_S, rate_label
 from ansible_collections.inferops.vllm.plugins.module_utils.loadstats import LATENCY_SLOS
 from ansible_collections.inferops.vllm.plugins.module_utils.placement import (
     PlacementError, best_per_profile, cheapest_fleet,
@@ -129,9 +130,9 @@ def profile_row(record):
             thr.get('total_tokens_per_s')
         basis = 'throughput (no latency SLO)'
     single = ((prof.get('turns') or {}).get('max') or 1) == 1
-    unit = cap.get('rate_unit') or prof.get('rate_unit') or 'sessions_per_s'
+    unit = cap.get('rate_unit') or prof.get('rate_unit') or SESSIONS_PER_S
     if mode != CAPACITY and not single:
-        unit = 'requests_per_s'
+        unit = REQUESTS_PER_S
     cross = res.get('cross_check') or {}
     hit = (cross.get('server') or {}).get('prefix_cache_hit_rate') if cross.get('available') else None
     expected = builds_cache_hits(prof)
@@ -233,7 +234,12 @@ def _pct(value):
     return '-' if value is None else '%.1f%%' % (100.0 * value)
 
 
-UNIT = {'sessions_per_s': 'sessions/s', 'requests_per_s': 'req/s'}
+def _rate(value, unit, digits=3):
+    """A rate with its unit ('1.500 sessions/s'); '-' without a value. Placement rows without a unit are in
+    sessions/s (placement.py)."""
+    if value is None:
+        return '-'
+    return '%s %s' % (table_cell(value, digits), rate_label(unit or SESSIONS_PER_S))
 
 
 def profile_lines(summary):
@@ -255,7 +261,7 @@ def profile_lines(summary):
         valid = '-' if r['valid_rate'] is None else '%s of %s' % (_pct(r['valid_rate']), r['answers_checked'])
         lines.append('| %s | %s | %s | %s | %s %s | %s | %s | %s | %s | %s | %s | %s |' % (
             r['host'], r['hardware'], r['profile'], r['verdict'], table_cell(r['capacity'], 3),
-            UNIT.get(r['rate_unit'], r['rate_unit']), table_cell(r['output_tokens_per_s']),
+            rate_label(r['rate_unit']), table_cell(r['output_tokens_per_s']),
             table_cell(r['cost_per_1m_output_tokens'], 4), hit, valid, table_cell(r['ttft_first_p50_ms']),
             table_cell(r['ttft_later_p50_ms']), r['limiting_slo'] or '-'))
     lines.append('')
@@ -283,7 +289,8 @@ def placement_lines(per_profile, fleet, error=None, inputs=None):
         lines.append('|---|---|---:|---:|---:|---|---|')
         for r in inputs:
             lines.append('| %s | %s | %s | %s | %s | %s | %s |' % (
-                r['profile'], r['hardware_class'], table_cell(r.get('capacity_rps'), 3), table_cell(r.get('cost_per_hour'), 2),
+                r['profile'], r['hardware_class'], _rate(r.get('capacity_rps'), r.get('rate_unit')),
+                table_cell(r.get('cost_per_hour'), 2),
                 table_cell(r.get('cost_per_1m'), 4), 'yes' if r.get('slo_met') else 'no', r.get('source') or '-'))
         lines.append('')
     lines.append('Cheapest class per profile (by price per host over capacity per host):')
@@ -292,7 +299,7 @@ def placement_lines(per_profile, fleet, error=None, inputs=None):
         b = per_profile[p]
         if b['meets']:
             lines.append('- %s: **%s**, %s per host, $%s per 1M output tokens%s' % (
-                p, b['hardware_class'], table_cell(b['capacity_rps'], 3), table_cell(b.get('cost_per_1m'), 4),
+                p, b['hardware_class'], _rate(b['capacity_rps'], b.get('rate_unit')), table_cell(b.get('cost_per_1m'), 4),
                 ('; then ' + ', '.join(b['ranking'][1:])) if len(b['ranking']) > 1 else ''))
         else:
             lines.append('- %s' % b['message'])
@@ -307,7 +314,7 @@ def placement_lines(per_profile, fleet, error=None, inputs=None):
             f = fleet['profiles'][p]
             hosts = ', '.join('%d x %s' % (n, c) for c, n in sorted(f['hosts'].items())) or 'none'
             lines.append('| %s | %s | %s | %s | %s | %s |' % (
-                p, table_cell(f['target_rps'], 2), hosts, table_cell(f['capacity_rps'], 2),
+                p, _rate(f['target_rps'], f.get('rate_unit'), 2), hosts, _rate(f['capacity_rps'], f.get('rate_unit'), 2),
                 _pct(f['headroom']), table_cell(f['cost_per_hour'], 2)))
         total = ', '.join('%d x %s' % (n, c) for c, n in sorted(fleet['hosts'].items()))
         lines.append('')

@@ -89,7 +89,7 @@ options:
         warm-up's median, or the fastest request), the client is to blame and the result is inconclusive.
     type: int
   rate:
-    description: Open loop arrival rate in requests per second. Required when I(mode=open).
+    description: Open loop arrival rate in requests per second (sessions per second with I(profile)). Required when I(mode=open).
     type: float
   arrival:
     description: Open loop spacing of arrivals.
@@ -163,7 +163,7 @@ options:
     type: float
     default: 10
   capacity_start_rate:
-    description: I(mode=capacity) - first rate to try (requests/s); by default the rate of a closed-loop probe.
+    description: I(mode=capacity) - first rate to try (requests/s; sessions/s with I(profile)); by default the rate of a closed-loop probe.
     type: float
   capacity_min_rate:
     description: I(mode=capacity) - lowest rate tried; below it the gate fails (default start rate / 64).
@@ -850,7 +850,7 @@ def _slo_checks():
 
 CHECKS = (
     ('concurrency', lambda v: v >= 1, 'an integer >= 1'),
-    ('rate', lambda v: v > 0, 'a number > 0 (requests per second)'),
+    ('rate', lambda v: v > 0, 'a number > 0 ({per_s})'),
     ('burstiness', lambda v: v > 0, 'a number > 0 (1 = Poisson)'),
     ('duration_s', lambda v: v > 0, 'a number of seconds > 0'),
     ('num_requests', lambda v: v >= 1, 'an integer >= 1'),
@@ -865,9 +865,9 @@ CHECKS = (
     ('capacity_precision', lambda v: 0 < v < 1, 'a fraction above 0 and below 1 (0.05 = 5%)'),
     ('capacity_budget_s', lambda v: v > 0, 'a number of seconds > 0'),
     ('capacity_step_s', lambda v: v > 0, 'a number of seconds > 0'),
-    ('capacity_start_rate', lambda v: v > 0, 'a number > 0 (requests per second)'),
-    ('capacity_min_rate', lambda v: v > 0, 'a number > 0 (requests per second)'),
-    ('capacity_max_rate', lambda v: v > 0, 'a number > 0 (requests per second)'),
+    ('capacity_start_rate', lambda v: v > 0, 'a number > 0 ({per_s})'),
+    ('capacity_min_rate', lambda v: v > 0, 'a number > 0 ({per_s})'),
+    ('capacity_max_rate', lambda v: v > 0, 'a number > 0 ({per_s})'),
     ('client_max_cpu', lambda v: 0 < v <= 1, 'a fraction of one core, above 0 and at most 1'),
     ('client_max_lag_ms', lambda v: v > 0, 'a number of ms > 0'),
     ('host_cost_per_hour', lambda v: v >= 0, 'a number >= 0'),
@@ -899,13 +899,15 @@ def validate(p):
             return 'slos.%s=%r is invalid: it must be a number' % (name, value)
     if p.get('profile') is not None and not slos and not any(p.get(s.name) is not None for s in loadstats.SLOS):
         merged.update(p['profile']['slos'])     # the profile's SLOs apply when the user gave none
+    # with a profile the unit of work is a session: rates count sessions per second
+    per_s = 'sessions per second: with a profile the unit is a session' if p.get('profile') else 'requests per second'
     for name, ok, accepted in CHECKS + tuple(_slo_checks()):
         v = merged.get(name)
         if v is None:
             continue
         where = ('slos.' + name) if name in slos else name
         if not _finite(v) or not ok(v):
-            return '%s=%s is invalid: it must be %s' % (where, v, accepted)
+            return '%s=%s is invalid: it must be %s' % (where, v, accepted.replace('{per_s}', per_s))
     if not p['stream']:
         for name in ('max_ttft_p95_ms', 'max_itl_p95_ms', 'max_tpot_p95_ms'):
             if merged.get(name) is not None:

@@ -211,6 +211,48 @@ def test_capacity_with_a_profile_counts_sessions_per_second(fake):
     assert 'sessions/s' in res['msg']
 
 
+def test_capacity_messages_with_a_profile_give_sessions_per_second(fake):
+    # each message about a rate the search offered says sessions/s, as the rate is in sessions
+    with pytest.raises(GateError) as exc:
+        run_gate(base(fake, small('tight'), mode='capacity', concurrency=None, capacity_step_s=10, capacity_budget_s=5,
+                      capacity_start_rate=5))
+    assert 'capacity_budget_s=5 is too small for one step: a step at 5 sessions/s takes' in exc.value.message
+    res = run_gate(base(fake, small('never', slos={'max_ttft_p95_ms': 1}), mode='capacity', concurrency=None,
+                        capacity_step_s=0.5, capacity_start_rate=8, capacity_min_rate=8))
+    assert res['verdict'] == 'fail' and res['capacity']['ended'] == 'below_min', res['msg']
+    assert '- even at 8 sessions/s, the lowest rate tried (capacity_min_rate)' in res['msg']
+    assert 'req/s' not in res['msg'].split('\n', 1)[1]       # the head counts requests, the rest is sessions
+
+
+def test_server_that_dies_during_a_profile_search_names_the_rate_in_sessions():
+    with FakeServerProcess(dict(KNOWN, die_after_requests=30)) as srv:
+        with pytest.raises(GateError) as exc:
+            run_gate(base(srv, small('dies', slos={'max_ttft_p95_ms': 500}), mode='capacity', concurrency=None,
+                          capacity_step_s=1, capacity_start_rate=20, capacity_budget_s=30, refused_timeout_s=1))
+    assert 'the server stopped answering during capacity step 1 (20 sessions/s)' in exc.value.message, \
+        exc.value.message
+
+
+def test_open_loop_cap_too_small_with_a_profile_counts_sessions(fake):
+    res = run_gate(base(fake, small('capped'), mode='open', rate=200, concurrency=1, duration_s=1,
+                        warmup_requests=2))
+    assert res['schedule']['rate_unit'] == 'sessions_per_s' and res['schedule']['cap_waits'] > 0
+    assert any('the in-flight cap 1 is below the' in r and 'sessions in flight that 200 sessions/s needs' in r
+               for r in res['client']['reasons']), res['client']['reasons']
+
+
+def test_slo_detail_at_capacity_names_the_rate_unit():
+    from ansible_collections.inferops.vllm.plugins.module_utils.loadgen import _measured, normalize
+    o = normalize({'url': 'http://127.0.0.1:9'})
+    figs = {'throughput': {'output_tokens_per_s': 120.0, 'total_tokens_per_s': 400.0, 'requests_per_s': 4.5},
+            'latency_ms': {}, 'requests': {'completed': 36, 'total': 36}, 'window': {'duration_s': 8.0},
+            'goodput': {}}
+    sessions = _measured(o, figs, None, None, {'requests_per_s': 1.5, 'rate_unit': 'sessions_per_s'})
+    assert sessions['output_tokens_per_s']['detail'] == 'at capacity 1.5 sessions/s (36 requests in 8.0 s)'
+    requests = _measured(o, figs, None, None, {'requests_per_s': 4.5})
+    assert requests['requests_per_s']['detail'] == 'at capacity 4.5 req/s (36 requests in 8.0 s)'
+
+
 def test_profile_that_does_not_fit_the_model(fake):
     prof = small('big', input_tokens=1500, output_tokens=700)
     with pytest.raises(GateError) as exc:

@@ -90,6 +90,33 @@ def test_capacity_schedule_and_cost_basis_in_markdown(tmp_path):
     assert md.index('| 1 | 19.500 |') < md.index('| 2 | 39.000 |')
     assert '| ITL | 900 |' in md and '| 1000.00 | 1001.00 | p99.9 |' in md
     assert 'in-flight cap 32' in md and 'at capacity (the highest rate that met every SLO)' in md
+    # no workload profile: the rates count requests
+    assert '- offered 20.0 req/s (constant), achieved 19.70 req/s' in md
+    assert '19.500 req/s, 312.00 output tok/s' in md and '| step | offered req/s | achieved req/s | verdict |' in md
+    assert 'sessions/s' not in md
     old = dict(RESULT)
     with open(write_reports(old, str(tmp_path / 'old'))['markdown']) as f:
         assert 'the measured load, not at capacity' in f.read()
+
+
+def test_a_profile_run_gives_its_rates_in_sessions_per_second(tmp_path):
+    # with a workload profile the schedule and the capacity search offer sessions, not requests: every rate of
+    # the schedule, the capacity and the step table says sessions/s (the throughput table still counts requests)
+    result = dict(RESULT, mode='capacity', verdict='pass',
+                  profile={'name': 'agentic', 'kind': 'interactive', 'api': 'chat', 'expects': 'tool_call',
+                           'rate_unit': 'sessions_per_s', 'ttft_ms': {}},
+                  schedule={'offered_rate': 2.5, 'rate_unit': 'sessions_per_s', 'achieved_rate': 2.4,
+                            'arrival': 'poisson', 'late_sends': 0, 'late_limit_ms': 20.0, 'lateness_ms': {}, 'cap': 64,
+                            'in_flight_needed': 1.1, 'cap_waits': 0, 'unsent': 0},
+                  capacity={'requests_per_s': 2.5, 'rate_unit': 'sessions_per_s', 'output_tokens_per_s': 300.0,
+                            'total_tokens_per_s': 900.0, 'limiting_slo': 'max_ttft_p95_ms', 'bracket': [2.5, 2.6],
+                            'ended': 'converged',
+                            'steps': [{'step': 1, 'rate': 2.5, 'achieved_rate': 2.4, 'verdict': 'pass'}]})
+    with open(write_reports(result, str(tmp_path))['markdown']) as f:
+        md = f.read()
+    assert '- offered 2.5 sessions/s (poisson), achieved 2.40 sessions/s' in md
+    assert '2.500 sessions/s, 300.00 output tok/s' in md
+    assert '| step | offered sessions/s | achieved sessions/s | verdict |' in md
+    assert '| requests | failed | req/s |' in md
+    rates = md[md.index('## Schedule'):md.index('## Server cross-check') if '## Server cross-check' in md else None]
+    assert 'req/s' not in rates

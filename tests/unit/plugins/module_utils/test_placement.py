@@ -187,3 +187,31 @@ def test_placement_gives_both_answers():
     assert out['per_profile']['agentic']['hardware_class'] == 'cpu'
     assert out['fleet']['cost_per_hour'] == pytest.approx(19.0)
     assert placement(MIXED)['fleet'] is None
+
+
+def test_rates_are_named_in_the_rows_unit():
+    # rows without a rate_unit are sessions/s (the gate's capacity with a workload profile); rows that say
+    # requests_per_s keep req/s, in the per-profile message, the fleet and the errors about that profile's target
+    reqs = [dict(r, rate_unit='requests_per_s') for r in MIXED if r['profile'] == 'long_generation']
+    rows = [r for r in MIXED if r['profile'] == 'agentic'] + reqs
+    best = best_per_profile(rows)
+    assert best['agentic']['message'] == 'agentic: cheapest on cpu (3 sessions/s per host at its SLOs)'
+    assert best['long_generation']['message'] == 'long_generation: cheapest on gpu (4 req/s per host at its SLOs)'
+    f = cheapest_fleet(rows, {'agentic': 40, 'long_generation': 4})
+    assert f['profiles']['agentic']['rate_unit'] == 'sessions_per_s'
+    assert f['profiles']['long_generation']['rate_unit'] == 'requests_per_s'
+    with pytest.raises(PlacementError) as exc:
+        cheapest_fleet(rows, {'long_generation': -1})
+    assert "target rate of profile 'long_generation' must be a number >= 0 (req/s), got -1" in str(exc.value)
+    with pytest.raises(PlacementError) as exc:
+        cheapest_fleet(rows, {'agentic': -1})
+    assert "target rate of profile 'agentic' must be a number >= 0 (sessions/s), got -1" in str(exc.value)
+    with pytest.raises(PlacementError) as exc:
+        cheapest_fleet([row('rag', 'cpu', None, 1.0, met=False, excess=2.0)], {'rag': 4})
+    assert 'so no fleet can serve its 4 sessions/s' in str(exc.value)
+    with pytest.raises(PlacementError) as exc:
+        cheapest_fleet([dict(row('chat', c, 0.001, 1.0), rate_unit='requests_per_s') for c in 'abc'], {'chat': 1})
+    assert str(exc.value).startswith('target 1 req/s needs up to [1000, 1000, 1000] hosts of a class')
+    with pytest.raises(PlacementError) as exc:
+        best_per_profile([row('chat', 'cpu', 2.0, 1.0), dict(row('chat', 'gpu', 9.0, 4.0), rate_unit='requests_per_s')])
+    assert "profile 'chat' is measured in sessions/s on 'cpu' and in req/s on 'gpu' (row 1)" in str(exc.value)

@@ -46,8 +46,10 @@ def test_measured_and_input_classes_gpu_wins_one_profile_and_loses_the_other():
     assert f['profiles']['agentic']['hosts'] == {'cpu': 14} and f['profiles']['long_generation']['hosts'] == {'gpu': 1}
     assert f['cost_per_hour'] == pytest.approx(19.0) and f['profiles']['agentic']['headroom'] == pytest.approx(0.05)
     md = R.markdown(rep)
-    assert '- agentic: **cpu**, 3.000 per host, $0.9000 per 1M output tokens; then gpu' in md
-    assert '| agentic | 40.00 | 14 x cpu | 42.00 | 5.0% | 14.00 |' in md
+    assert '- agentic: **cpu**, 3.000 sessions/s per host, $0.9000 per 1M output tokens; then gpu' in md
+    assert '| agentic | cpu | 3.000 sessions/s | 1.00 | 0.9000 | yes |' in md
+    assert '| agentic | 40.00 sessions/s | 14 x cpu | 42.00 sessions/s | 5.0% | 14.00 |' in md
+    assert not [line for line in md.splitlines() if line.startswith(('|', '-')) and 'req/s' in line]
     assert 'Fleet: 14 x cpu, 1 x gpu, 19.00 per hour.' in md
 
 
@@ -100,11 +102,40 @@ def test_bad_input_classes_and_reports_are_named():
     assert "hardware class 'cpu' has two prices" in str(exc.value)
 
 
+def test_a_profile_in_requests_per_second_keeps_its_unit():
+    # rows that say requests_per_s (a multi-turn profile measured by a closed loop) are shown in req/s
+    doc = fleet_doc([dict(prow('batch', 'cpu', 6.0, 1.0, cost=0.5), rate_unit='requests_per_s')])
+    rep = R.build([doc, CPU], [{'profile': 'batch', 'hardware_class': 'gpu', 'capacity_rps': 30.0, 'cost_per_hour': 4.0,
+                                'rate_unit': 'requests_per_s'}], {'batch': 20, 'agentic': 3})
+    assert rep['per_profile']['batch']['message'] == 'batch: cheapest on gpu (30 req/s per host at its SLOs)'
+    md = R.markdown(rep)
+    assert '| batch | cpu | 6.000 req/s |' in md and '| agentic | cpu | 3.000 sessions/s |' in md
+    assert '| batch | 20.00 req/s | 1 x gpu | 30.00 req/s |' in md
+    page = R.html_page(rep, with_charts=False)[0]
+    assert '<td>batch</td><td>cpu</td><td>6.000 req/s</td>' in page
+
+
+def test_a_profile_given_in_two_units_is_refused():
+    with pytest.raises(PlacementError) as exc:
+        R.build([CPU], [{'profile': 'agentic', 'hardware_class': 'gpu', 'capacity_rps': 30.0, 'cost_per_hour': 4.0,
+                         'rate_unit': 'requests_per_s'}])
+    assert "profile 'agentic' is measured in sessions/s on 'cpu' and in req/s on 'gpu'" in str(exc.value)
+    with pytest.raises(PlacementError) as exc:
+        R.build([CPU], [{'profile': 'agentic', 'hardware_class': 'cpu', 'capacity_rps': 2.0, 'cost_per_hour': 1.0,
+                         'rate_unit': 'requests_per_s'}])
+    assert "profile 'agentic' on hardware class 'cpu' is given in sessions/s" in str(exc.value)
+    with pytest.raises(PlacementError) as exc:
+        R.build([], [{'profile': 'agentic', 'hardware_class': 'gpu', 'capacity_rps': 3.0, 'cost_per_hour': 4.0,
+                      'rate_unit': 'tokens_per_s'}])
+    assert "rate_unit of profile 'agentic' on 'gpu' (row 0) must be one of requests_per_s, sessions_per_s" in str(exc.value)
+
+
 def test_html_without_charts_says_why():
     page, drawn, note = R.html_page(R.build([CPU], GPU, {'agentic': 40}), with_charts=False)
     assert drawn == 0 and note == R.NO_CHARTS
     assert 'matplotlib is not installed on the controller' in page and '<img' not in page
-    assert '<td>agentic</td><td>cpu</td><td>3.000</td><td>1.00</td><td>0.9000</td><td>yes</td>' in page
+    assert '<td>agentic</td><td>cpu</td><td>3.000 sessions/s</td><td>1.00</td><td>0.9000</td><td>yes</td>' in page
+    assert '<td>agentic</td><td>40.00 sessions/s</td><td>14 x cpu</td><td>42.00 sessions/s</td>' in page
     assert 'Fleet: 14 x cpu, 14.00 per hour.' in page
 
 

@@ -195,8 +195,26 @@ def test_fleet_report_has_a_row_per_host_and_profile_and_the_placement():
            '| 220.0 | 90.0 | max_ttft_p95_ms |' in text
     assert '| a1 | cpu | chat | pass | 2.500 sessions/s |' in text
     assert '**high**' not in text and 'Warning' not in text
-    assert '- agentic: **cpu**' in text
-    assert '| agentic | 3.00 | 2 x cpu | 3.00 | 0.0% | 2.00 |' in text
+    assert '- agentic: **cpu**, 1.500 sessions/s per host' in text
+    # every rate of the placement section says its unit: capacity per host, the target and the fleet's capacity
+    assert '| agentic | cpu | 1.500 sessions/s | 1.00 |' in text
+    assert '| agentic | 3.00 sessions/s | 2 x cpu | 3.00 sessions/s | 0.0% | 2.00 |' in text
+    assert 'req/s' not in '\n'.join(F.render_section(summary['profiles']))
+
+
+def test_placement_of_a_profile_measured_in_requests_says_req_per_s():
+    # a multi-turn profile without a latency SLO runs a closed loop: its throughput counts requests, not sessions
+    recs = [record('a1', 'cpu', 'batch', result('batch', capacity=3.0, turns=3, mode='closed', slos=[]), mode='closed'),
+            record('a1', 'cpu', 'chat', result('chat', capacity=2.5))]
+    s = F.summarize(recs, {'batch': 5, 'chat': 2})
+    units = dict((r['profile'], r['rate_unit']) for r in s['placement_rows'])
+    assert units == {'batch': 'requests_per_s', 'chat': 'sessions_per_s'}
+    assert s['per_profile']['batch']['message'] == 'batch: cheapest on cpu (3 req/s per host at its SLOs)'
+    assert s['per_profile']['chat']['message'] == 'chat: cheapest on cpu (2.5 sessions/s per host at its SLOs)'
+    text = '\n'.join(F.render_section(s))
+    assert '| batch | cpu | 3.000 req/s | 1.00 |' in text and '| chat | cpu | 2.500 sessions/s | 1.00 |' in text
+    assert '- batch: **cpu**, 3.000 req/s per host' in text
+    assert '| batch | 5.00 req/s | 2 x cpu | 6.00 req/s |' in text and '| chat | 2.00 sessions/s | 1 x cpu |' in text
 
 
 def test_fleet_report_without_profiles_has_no_section():

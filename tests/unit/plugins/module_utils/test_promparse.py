@@ -11,16 +11,20 @@ import os
 import pytest
 
 from ansible_collections.inferops.vllm.plugins.module_utils.promparse import (
-    PromParseError, Snapshot, histogram_bucket_bound, histogram_quantile, parse_text, vllm_delta,
+    PromParseError, Snapshot, histogram_bucket_bound, histogram_quantile, parse_text, sum_deltas, vllm_delta,
 )
 
 FIXTURES = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'metrics'))
 MODEL = 'ibm-granite/granite-3.3-2b-instruct'
 
 
-def load(name):
+def read(name):
     with open(os.path.join(FIXTURES, name)) as f:
-        return Snapshot(f.read())
+        return f.read()
+
+
+def load(name):
+    return Snapshot(read(name))
 
 
 def test_parse_labels_escapes_and_special_values():
@@ -122,3 +126,40 @@ def test_recorded_real_vllm_0_32_cpu():
     assert d['latency']['ttft']['count'] == 7 and d['latency']['e2e']['count'] == 7
     assert d['latency']['itl']['metric'] == 'vllm:inter_token_latency_seconds'
     assert d['latency']['itl']['count'] == 5 * 15 + 2 * 7
+
+
+def test_prefix_cache_hit_rate_summed_over_two_instances():
+    """Two instances behind one front port: their counters add up, and the hit rate is the summed hits over the
+    summed queries (weighted by each instance's queries), not the mean of the two rates."""
+    a = vllm_delta(load('vllm_0.10_cpu_before.prom'), load('vllm_0.10_cpu_after.prom'), MODEL)
+    # instance b: the vLLM 0.32 pages, with 47 of its 94 queried prompt tokens found in its prefix cache
+    hits = 'vllm:prefix_cache_hits_total{engine="0",model_name="tiny"} '
+    after_b = read('vllm_0.32_cpu_after.prom')
+    assert after_b.count(hits + '0.0') == 1
+    b = vllm_delta(load('vllm_0.32_cpu_before.prom'), Snapshot(after_b.replace(hits + '0.0', hits + '47.0')), 'tiny')
+    assert (a['prefix_cache_hits'], a['prefix_cache_queries']) == (1024, 16384)
+    assert (b['prefix_cache_hits'], b['prefix_cache_queries']) == (47, 94)
+    assert (a['prefix_cache_hit_rate'], b['prefix_cache_hit_rate']) == (pytest.approx(0.0625), pytest.approx(0.5))
+    s = sum_deltas([a, b])
+    assert s['instances'] == 2
+    assert (s['prefix_cache_hits'], s['prefix_cache_queries']) == (1024 + 47, 16384 + 94)
+    assert s['prefix_cache_hit_rate'] == pytest.approx(1071 / 16478.0)        # 6.5%, where the mean of rates is 28%
+    assert (s['generation_tokens'], s['prompt_tokens'], s['requests_success']) == (16384 + 96, 16384 + 94, 128 + 7)
+    assert s['requests_by_reason']['length'] == 128 + 7 and s['requests_by_reason']['abort'] == 1
+    assert s['reset'] is False and s['missing'] == []
+    # the order of the instances does not matter; one instance is its own account
+    assert sum_deltas([b, a])['prefix_cache_hit_rate'] == s['prefix_cache_hit_rate']
+    assert sum_deltas([a]) is a
+
+
+def test_summed_hit_rate_is_unknown_when_an_instance_has_no_prefix_cache_counters():
+    a = vllm_delta(load('vllm_0.10_cpu_before.prom'), load('vllm_0.10_cpu_after.prom'), MODEL)
+
+    def without_prefix(name):
+        return Snapshot('\n'.join(line for line in read(name).splitlines() if not line.startswith('vllm:prefix_cache_')))
+    b = vllm_delta(without_prefix('vllm_0.32_cpu_before.prom'), without_prefix('vllm_0.32_cpu_after.prom'), 'tiny')
+    assert b['prefix_cache_queries'] is None and b['generation_tokens'] == 96
+    s = sum_deltas([a, b])
+    # a rate over one instance's counters would pass for the host's: none is given
+    assert s['prefix_cache_queries'] is None and s['prefix_cache_hit_rate'] is None
+    assert s['generation_tokens'] == 16384 + 96

@@ -360,7 +360,9 @@ def test_open_loop_cap_too_small_for_the_rate_blames_the_client(fake, monkeypatc
     assert code == 1 and res['verdict'] == 'inconclusive', res['msg']
     assert res['client']['concurrency']['max_in_flight'] == 3
     assert res['schedule']['cap_waits'] > 0 and res['schedule']['in_flight_needed'] > 3
-    assert any('in-flight cap 3 is below' in r for r in res['client']['reasons'])
+    assert any('in-flight cap 3 is below' in r and 'requests in flight that 2000.0 req/s needs' in r
+               for r in res['client']['reasons']), res['client']['reasons']
+    assert res['schedule']['rate_unit'] == 'requests_per_s'
 
 
 def test_duration_bound_drains_in_flight(fake, monkeypatch, capsys):
@@ -400,6 +402,8 @@ def test_without_tokenize_calibrates_from_usage(fake, monkeypatch, capsys):
     ({'concurrency': 'many'}, 'concurrency'),
     ({'bogus_option': 1}, 'bogus_option'),
     ({'mode': 'open', 'rate': 0}, 'rate=0.0 is invalid: it must be a number > 0 (requests per second)'),
+    ({'mode': 'capacity', 'max_ttft_p95_ms': 100, 'capacity_max_rate': 0},
+     'capacity_max_rate=0.0 is invalid: it must be a number > 0 (requests per second)'),
     ({'mode': 'open', 'rate': 'nan'}, 'rate=nan is invalid: it must be a number > 0'),
     ({'mode': 'open', 'rate': -3}, 'rate=-3.0 is invalid'),
     ({'trials': 0}, 'trials=0 is invalid: it must be an integer >= 1'),

@@ -40,6 +40,11 @@ def server():
     ({'profile': profile(colour='red')}, "unknown field colour; accepted: name,"),
     ({'profile': profile(input_tokens=-4)}, "profile 'tooly': input_tokens"),
     ({'profile': profile(slos={}), 'mode': 'capacity'}, "(profile 'tooly' has none of its own)"),
+    # with a profile the unit of work is a session: its rates are sessions per second
+    ({'profile': profile(), 'mode': 'open', 'rate': 0},
+     'rate=0.0 is invalid: it must be a number > 0 (sessions per second: with a profile the unit is a session)'),
+    ({'profile': profile(), 'mode': 'capacity', 'capacity_start_rate': -1},
+     'capacity_start_rate=-1.0 is invalid: it must be a number > 0 (sessions per second: with a profile'),
 ])
 def test_invalid_profiles_are_refused(args, text, monkeypatch, capsys):
     code, res, _out = module_utils.run_module(throughput.main, dict({'url': 'http://127.0.0.1:9'}, **args),
