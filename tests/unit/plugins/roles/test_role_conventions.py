@@ -28,11 +28,12 @@ def _load(role, *parts):
 
 def _tasks(tasks):
     """Every task, blocks opened (block, rescue, always)."""
+    out = []
     for task in tasks or []:
-        yield task
+        out.append(task)
         for key in ('block', 'rescue', 'always'):
-            for sub in _tasks(task.get(key)):
-                yield sub
+            out += _tasks(task.get(key))
+    return out
 
 
 def _defined(role):
