@@ -44,8 +44,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
-from ansible_collections.inferops.vllm.plugins.module_utils.structured_outputs import (StructuredOutputsError,
-                                                                                        server_args)
+from ansible_collections.inferops.vllm.plugins.module_utils.structured_outputs import StructuredOutputsError, server_args
 
 
 def structured_outputs_args(backend, compact=False):
