@@ -79,9 +79,9 @@ def test_placement_of_measured_and_input_classes(tmp_path, collections_dir, cpu)
     # agentic: gpu $6 / 10x beats cpu $2 / 1x; chat: cpu $2 / 1x beats gpu $6 / 1.5x
     assert '- agentic: **gpu**' in md and '- chat: **test**' in md
     # agentic 12x a CPU host: covers of 10g + 1c >= 12: g=1 c=2 ($10) is the cheapest (g=2 $12, c=12 $24)
-    assert '| agentic | %.2f | 1 x gpu, 2 x test |' % target['agentic'] in md
+    assert '| agentic | %.2f sessions/s | 1 x gpu, 2 x test |' % target['agentic'] in md
     # chat 2.5x: 3 CPU hosts ($6) beat 1 GPU + 1 CPU ($8) and 2 GPU ($12)
-    assert '| chat | %.2f | 3 x test |' % target['chat'] in md
+    assert '| chat | %.2f sessions/s | 3 x test |' % target['chat'] in md
     assert 'Fleet: 1 x gpu, 5 x test, 16.00 per hour.' in md
     page = (outdir / 'placement.html').read_text()
     try:
