@@ -107,11 +107,13 @@ def test_capacity_budget_too_small_for_one_step(fake):
 
 
 def test_server_that_dies_in_the_middle_of_a_search():
-    # step 1 at 40 req/s (~130 requests) passes; the server dies during step 2
+    # step 1 at 40 req/s (~150 requests) ends; the server dies during step 2. The client's own self-check is
+    # relaxed: on a CI host busy with other stages, an event-loop lag in step 1 marked the client saturated, which
+    # (rightly) stops the search before the server dies, and this test is about the server dying
     with FakeServerProcess(dict(KNOWN, die_after_requests=250)) as srv:
         with pytest.raises(GateError) as exc:
             run_gate(base(srv, mode='capacity', capacity_step_s=1.5, capacity_start_rate=40, capacity_budget_s=60,
-                          max_ttft_p95_ms=500, refused_timeout_s=1))
+                          max_ttft_p95_ms=500, refused_timeout_s=1, client_max_lag_ms=2000.0))
     msg = exc.value.message
     assert 'stopped answering during capacity step' in msg, msg
     steps = exc.value.result['capacity_trials'][0]['steps']
