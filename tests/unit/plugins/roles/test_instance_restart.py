@@ -3,7 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Unit tests for roles/server/files/instance_restart.py: the order of a planned restart behind the front
 (drain, requests in flight end, restart, /health, ready, HAProxy sees it UP), against a fake HAProxy runtime
-socket that keeps the server's state the way HAProxy does, and systemctl / /health replaced."""
+socket that keeps the server's state the way HAProxy does, and systemctl / /health replaced; a sequence that
+stops at the first instance that does not come back; a rollback that leaves alone what never ran the failed
+release."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -116,8 +118,9 @@ def fake_host(monkeypatch, log, active=True, health_after=2):
 
 def test_planned_restart_drains_first_and_readies_after_health(haproxy, monkeypatch):
     fake_host(monkeypatch, haproxy.log)
-    out = restart.main(spec(haproxy.path))
-    assert out == {'action': 'restarted', 'drained': True, 'healthy': True, 'notes': []}
+    out = restart.one(spec(haproxy.path), wait=False)
+    assert out == {'unit': 'inferops-vllm-vllm-a.service', 'action': 'restarted', 'drained': True, 'healthy': True,
+                   'waited': True, 'restarts': 0, 'notes': []}
     log = haproxy.log
     # drained, then the two requests in flight end, then the restart, then ready, then HAProxy shows it UP
     assert log.index('drain') < log.index('stat DRAIN 0') < log.index('systemctl restart inferops-vllm-vllm-a.service')
@@ -128,21 +131,21 @@ def test_an_instance_that_does_not_come_back_is_set_ready_all_the_same(haproxy, 
     fake_host(monkeypatch, haproxy.log, health_after=10 ** 6)
     counts = itertools.count()
     monkeypatch.setattr(restart, 'restarts', lambda unit: next(counts))  # systemd restarts it again and again
-    out = restart.main(spec(haproxy.path))
-    assert out['action'] == 'restarted' and out['drained'] and not out['healthy']
+    out = restart.one(spec(haproxy.path), wait=False)
+    assert out['action'] == 'restarted' and out['drained'] and not out['healthy'] and out['waited']
     # HAProxy's health check keeps a dead instance out; the admin state is never left on drain
     assert haproxy.log[-1] == 'ready'
 
 
 def test_nothing_to_do_for_an_active_unchanged_instance(haproxy, monkeypatch):
     fake_host(monkeypatch, haproxy.log)
-    assert restart.main(spec(haproxy.path, restart_it=False))['action'] == ''
+    assert restart.one(spec(haproxy.path, restart_it=False), wait=True)['action'] == ''
     assert 'drain' not in haproxy.log
 
 
 def test_a_stopped_instance_is_started_without_a_drain(haproxy, monkeypatch):
     fake_host(monkeypatch, haproxy.log, active=False)
-    out = restart.main(spec(haproxy.path, restart_it=False))
+    out = restart.one(spec(haproxy.path, restart_it=False), wait=False)
     assert out['action'] == 'started' and not out['drained']
     assert 'drain' not in haproxy.log and 'systemctl start inferops-vllm-vllm-a.service' in haproxy.log
 
@@ -150,8 +153,9 @@ def test_a_stopped_instance_is_started_without_a_drain(haproxy, monkeypatch):
 def test_no_running_front_restarts_plainly(monkeypatch, tmp_path):
     log = []
     fake_host(monkeypatch, log)
-    out = restart.main(spec(str(tmp_path / 'no.sock')))
-    assert out == {'action': 'restarted', 'drained': False, 'healthy': False, 'notes': []}
+    out = restart.one(spec(str(tmp_path / 'no.sock')), wait=False)
+    assert out == {'unit': 'inferops-vllm-vllm-a.service', 'action': 'restarted', 'drained': False, 'healthy': False,
+                   'waited': False, 'notes': []}
     assert log == ['systemctl is-active --quiet inferops-vllm-vllm-a.service', 'systemctl reset-failed inferops-vllm-vllm-a.service',
                    'systemctl restart inferops-vllm-vllm-a.service']
 
@@ -161,7 +165,112 @@ def test_requests_in_flight_through_the_session_backend_are_waited_for(haproxy, 
     haproxy.sessions = 4  # more than in its own backend: the drain waits for these too
     plan = spec(haproxy.path)
     plan['front']['tracking'] = ['vllm_sessions']
-    out = restart.main(plan)
+    out = restart.one(plan, wait=False)
     assert out['drained'] and out['healthy'] and out['notes'] == []
     log = haproxy.log
     assert log.index('stat DRAIN 0 s0') < log.index('systemctl restart inferops-vllm-vllm-a.service')
+
+
+# -- a sequence of instances (what the role calls) -----------------------------------------------------
+class FakeHost(object):
+    """systemctl, /health and InvocationID of several units: a unit in ``broken`` never answers /health
+    after a restart (a flag vLLM rejects); every start gives the unit a new InvocationID, as systemd does."""
+
+    def __init__(self, monkeypatch, active, broken=()):
+        self.log = []
+        self.active = dict(active)
+        self.broken = set(broken)
+        self.invocation = dict((u, 'inv-%s-0' % u) for u in active if active[u])
+        self.started = set()
+        monkeypatch.setattr(restart, 'systemctl', self.systemctl)
+        monkeypatch.setattr(restart, 'healthy', self.healthy)
+        monkeypatch.setattr(restart, 'restarts', lambda unit: 0)
+        monkeypatch.setattr(restart, 'invocation', lambda unit: self.invocation.get(unit, ''))
+        monkeypatch.setattr(restart, 'journal', lambda unit: 'journal of %s' % unit)
+        monkeypatch.setattr(restart.time, 'sleep', lambda s: None)
+        monkeypatch.setattr(restart.time, 'time', itertools.count(0, 5).__next__)   # 5 s per look
+
+    def systemctl(self, *args):
+        verb, unit = args[0], args[-1]
+        if verb in ('restart', 'start'):
+            self.log.append('%s %s' % (verb, unit))
+            self.started.add(unit)
+            self.active[unit] = True
+            self.invocation[unit] = 'inv-%s-%d' % (unit, len(self.log))
+            return 0
+        if verb == 'is-active':
+            return 0 if self.active.get(unit) else 3
+        if verb == 'is-failed':
+            return 1
+        return 0
+
+    def healthy(self, url):
+        unit = 'inferops-vllm-%s.service' % url.split(':')[-1].split('/')[0]
+        if unit in self.broken and unit in self.started:
+            return False
+        self.log.append('healthy %s' % unit)
+        return bool(self.active.get(unit))
+
+
+def request(units, restart_units, stop_on_failure=True, **kw):
+    req = {'units': ['inferops-vllm-%s.service' % u for u in units], 'ports': list(units),
+           'restart': restart_units if isinstance(restart_units, str) else ['inferops-vllm-%s.service' % u for u in restart_units],
+           'unit_prefix': 'inferops-vllm-', 'probe_host': '127.0.0.1', 'wait_s': 30, 'max_restarts': 3,
+           'stop_on_failure': stop_on_failure, 'front': None}
+    req.update(kw)
+    return req
+
+
+def unit(u):
+    return 'inferops-vllm-%s.service' % u
+
+
+def test_a_failed_restart_stops_the_sequence_and_the_rest_keep_serving(monkeypatch):
+    # the upgrade's flag breaks every instance; the first one to restart shows it, the second is not touched
+    host = FakeHost(monkeypatch, {unit(8100): True, unit(8101): True}, broken=[unit(8100), unit(8101)])
+    out = restart.main(request([8100, 8101], [8100, 8101]))
+    assert [r['action'] for r in out['instances']] == ['restarted']
+    assert out['failed'] == [{'unit': unit(8100), 'reason': '/health did not answer 200 within 30 s',
+                              'journal': 'journal of %s' % unit(8100)}]
+    assert out['not_restarted'] == [unit(8101)]
+    assert 'restart %s' % unit(8101) not in host.log
+
+
+def test_without_a_front_each_restart_is_awaited_before_the_next(monkeypatch):
+    host = FakeHost(monkeypatch, {unit(8100): True, unit(8101): True})
+    out = restart.main(request([8100, 8101], [8100, 8101]))
+    assert out['failed'] == [] and [r['action'] for r in out['instances']] == ['restarted', 'restarted']
+    assert host.log.index('healthy %s' % unit(8100)) < host.log.index('restart %s' % unit(8101))
+    # the last one is not awaited here: the role's readiness check awaits every instance next
+    assert out['instances'][0]['waited'] and not out['instances'][1]['waited']
+
+
+def test_without_stop_on_failure_the_others_are_still_restarted(monkeypatch):
+    FakeHost(monkeypatch, {unit(8100): True, unit(8101): True}, broken=[unit(8100)])
+    out = restart.main(request([8100, 8101], [8100, 8101], stop_on_failure=False))
+    assert [r['action'] for r in out['instances']] == ['restarted', 'restarted']
+    assert [f['unit'] for f in out['failed']] == [unit(8100)] and out['not_restarted'] == []
+
+
+def test_a_rollback_leaves_alone_an_instance_that_never_ran_the_failed_release(monkeypatch):
+    host = FakeHost(monkeypatch, {unit(8100): True, unit(8101): True, unit(8102): False})
+    before = dict(host.invocation)
+    host.invocation[unit(8100)] = 'inv-restarted-by-the-failed-run'
+    out = restart.main(request([8100, 8101, 8102], 'unless_running_since', stop_on_failure=False,
+                               invocations_before=before))
+    # 8100 ran the failed release: restarted; 8101 still runs its old process: untouched; 8102 was down: started
+    assert [r['action'] for r in out['instances']] == ['restarted', '', 'started']
+    assert host.log.count('restart %s' % unit(8101)) == 0 and out['failed'] == []
+
+
+def test_a_rollback_without_recorded_invocations_restarts_every_instance(monkeypatch):
+    FakeHost(monkeypatch, {unit(8100): True})
+    out = restart.main(request([8100], 'unless_running_since', stop_on_failure=False))
+    assert [r['action'] for r in out['instances']] == ['restarted']
+
+
+def test_the_front_server_is_named_after_the_unit():
+    specs = restart.instance_specs(request([8100], [8100], front={'socket': '/run/haproxy/admin.sock',
+                                                                  'backend': 'vllm_instances', 'drain_s': 5}))
+    assert specs[0]['front']['server'] == '8100' and specs[0]['health_url'] == 'http://127.0.0.1:8100/health'
+    assert specs[0]['restart'] is True
