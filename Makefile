@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CI := scripts/ci
 SCENARIO ?=
 
-.PHONY: help demo bench-server bench-faults bench-fleet bench-client bench-gate bench-vs-vllm bench-profiles bench-affinity setup setup-host images venv vllm-assets test lint sanity unit integration importer changelog e2e molecule clean
+.PHONY: help demo bench-server bench-faults bench-upgrade bench-fleet bench-client bench-gate bench-vs-vllm bench-profiles bench-affinity setup setup-host images venv vllm-assets test lint sanity unit integration importer changelog e2e molecule clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -47,6 +47,10 @@ bench-server:  ## deployed service vs plain vllm serve, same host, model and loa
 # BENCH_FAULTS_ARGS (extra bench_faults.py arguments, e.g. --runs 3 --cases main,oom), BENCH_REUSE_HOST=1, KEEP=1.
 bench-faults:  ## each fault (API server, engine core, worker SIGKILL; OOM kill) 5 times in a row, systemd or quadlet: time to serving
 	benchmarks/bench_faults.sh $${BENCH_FAULTS_ARGS:-}
+
+# env: BENCH_UPGRADE_CASES (bad_flag,missing_version,broken_version), BENCH_REUSE_HOST=1, KEEP=1.
+bench-upgrade:  ## upgrades that must fail (bad flag, missing version, broken version by -e) on the 2-instance host under load: 0 failed requests
+	benchmarks/bench_upgrade.sh
 
 bench-fleet:  ## site.yml on 1 host, then on 4 hosts at once: wall-time ratio (fails above 2.0)
 	benchmarks/bench_fleet_scale.sh
