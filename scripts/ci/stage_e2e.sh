@@ -57,8 +57,22 @@ assert abs(row['cost_per_1m_output_tokens'] - expected) <= max(1e-6, 1e-4 * expe
 assert fleet['summary']['hosts'][0]['basis'] == basis, fleet['summary']['hosts']
 PY
 
-log "rolling upgrade to a served name whose gate cannot pass: expect a rollback"
 cd "$REPO_ROOT" || exit 1
+# Idempotence of what changes the host: a second run of the tuning and deployment plays (site.yml
+# without its gate, which only measures) must change nothing.
+log "second run of tune.yml and deploy.yml on the demo host: expect changed=0"
+rerun=$WORKDIR/logs/e2e-rerun.log
+ANSIBLE_CONFIG=$REPO_ROOT/ansible.cfg ansible-playbook -i inventories/demo playbooks/tune.yml playbooks/deploy.yml \
+    -e "inferops_front_port=$DEMO_FRONT_PORT" -e "inferops_base_port=$DEMO_INSTANCE_PORT" >"$rerun" 2>&1 \
+  || { tail -40 "$rerun"; die "the second run failed (log: $rerun)"; }
+recaps=$(grep -E '^inferops-demo +: ok=' "$rerun")
+if echo "$recaps" | grep -vqE ' changed=0 '; then
+  grep -E '^(TASK|changed:)' "$rerun" | grep -B1 '^changed:' | tail -20
+  die "the second run changed the demo host: $recaps (log: $rerun)"
+fi
+log "second run: $(echo "$recaps" | tr '\n' ' ')"
+
+log "rolling upgrade to a served name whose gate cannot pass: expect a rollback"
 out=$WORKDIR/logs/e2e-upgrade.log
 if ANSIBLE_CONFIG=$REPO_ROOT/ansible.cfg ansible-playbook -i inventories/demo playbooks/rolling_upgrade.yml \
     -e inferops_model_name=tiny-llama-v2 -e validate_on_inconclusive=fail \
