@@ -182,7 +182,7 @@ def failure_reason(spec, result):
     if systemctl('is-failed', '--quiet', spec['unit']) == 0:
         return 'the unit failed'
     if result.get('restarts', 0) >= spec['max_restarts']:
-        return 'it keeps dying (restarted %d times)' % result['restarts']
+        return 'it keeps dying (restarted %d time%s)' % (result['restarts'], '' if result['restarts'] == 1 else 's')
     return '/health did not answer 200 within %s s' % spec['wait_s']
 
 
