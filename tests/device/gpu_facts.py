@@ -71,7 +71,7 @@ def run_smi(argv_tail):
         return 127, '', 'nvidia-smi not found in PATH'
     env = dict(os.environ, LC_ALL='C')
     try:
-        proc = subprocess.run([smi] + list(argv_tail), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        proc = subprocess.run([smi] + list(argv_tail), check=False, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               env=env, timeout=SMI_TIMEOUT_S, universal_newlines=True)
     except subprocess.TimeoutExpired:
         return 124, '', 'timed out after %ds' % SMI_TIMEOUT_S
@@ -170,7 +170,7 @@ def cmd_burn(args):
         n = 8192
         a = torch.randn(n, n, device='cuda', dtype=torch.bfloat16)
         b = torch.randn(n, n, device='cuda', dtype=torch.bfloat16)
-        for _ in range(3):
+        for dummy in range(3):
             c = a @ b
         torch.cuda.synchronize()
         report['ready'] = time.time()
@@ -185,7 +185,7 @@ def cmd_burn(args):
         start = time.time()
         count = 0
         while time.time() - start < args.busy_s:
-            for _ in range(20):
+            for dummy in range(20):
                 c = a @ b
             torch.cuda.synchronize()
             count += 20
@@ -333,7 +333,7 @@ def _run_module(name, module_args, timeout):
         json.dump({'ANSIBLE_MODULE_ARGS': module_args}, handle)
     started = time.time()
     try:
-        proc = subprocess.run([sys.executable, path, args_file], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        proc = subprocess.run([sys.executable, path, args_file], check=False, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               timeout=timeout, universal_newlines=True)
     except subprocess.TimeoutExpired:
         return {'rc': 124, 'error': 'timed out after %ss' % timeout}
