@@ -158,12 +158,18 @@ def test_plan_for_the_recorded_host():
                           'gpu_memory_gib': round(H200_MIB / 1024.0, 1)})
     assert [i['name'] for i in plan['instances']] == ['vllm-gpu0']
     inst = plan['instances'][0]
-    assert inst['gpus'] == [{'index': 0, 'pci_address': H200_ADDRESS, 'numa_node': None}]
+    # sysfs gives the GPU no node (numa_node -1), but the host has one node: the GPU is on node 0, and the
+    # instance is bound to node 0's CPUs and memory (the recording's plan, before the fix, left memory unbound)
+    assert inst['gpus'] == [{'index': 0, 'pci_address': H200_ADDRESS, 'numa_node': 0}]
+    assert inst['ranks'] == [{'rank': 0, 'gpu': 0, 'pci_address': H200_ADDRESS, 'numa_node': 0}]
     assert inst['tensor_parallel_size'] == 1
     assert inst['env']['CUDA_VISIBLE_DEVICES'] == '0' and inst['env']['CUDA_DEVICE_ORDER'] == 'PCI_BUS_ID'
-    # the GPU has no node: every allowed CPU, memory unbound (the same CPUs as node 0 on this one-node host)
-    assert inst['cpuset'] == '0-15' and inst['mems'] == '' and inst['numa_nodes'] == []
-    assert any('its GPUs have no NUMA node with allowed CPUs' in line for line in plan['explain'])
+    assert inst['cpuset'] == '0-15' and inst['mems'] == '0' and inst['numa_nodes'] == [0]
+    assert plan['host']['numa_nodes'] == [0]
+    assert ('sysfs reports no NUMA node for GPU 0 (numa_node -1, usual in a VM); the host has one node, so it is node 0.'
+            in plan['explain'])
+    assert 'vllm-gpu0: GPU 0 on NUMA node 0, cpuset 0-15.' in plan['explain']
+    assert not any('no NUMA node with allowed CPUs' in line or 'memory unbound' in line for line in plan['explain'])
     facts = nvidia.build_facts(recorded('query-gpu.txt'), recorded('version.txt'), topology=t)
     assert nvidia.compare(facts['gpus'], topology=t, plan=plan) == []
 
