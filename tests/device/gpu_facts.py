@@ -8,9 +8,11 @@
     gpu_facts.py facts --out DIR [--model-path P]
         topology (gather_topology of /), nvidia-smi query + version -> nvidia.build_facts with the NUMA join,
         an NVIDIA instance plan (build_plan, tiny model), nvidia.compare -> DIR/facts.json
-    gpu_facts.py telemetry --out DIR [--duration 30] [--busy-after 8] [--busy-s 12]
+    gpu_facts.py telemetry --out DIR [--duration 30] [--busy-after 8] [--busy-s 12] [--settle-s 2]
         samples powercap, numastat, nvidia-smi power rows and a bf16 matmul worker's /proc counters through
-        telemetry.sample() while the worker keeps the GPU busy for part of the window -> DIR/telemetry.json
+        telemetry.sample() while the worker keeps the GPU busy for part of the window (sampling starts settle_s
+        after the worker's warm-up) -> DIR/telemetry.json; prints every sample's power (SAMPLE lines) and the
+        joules (ENERGY: the collection's integral of the draw next to a trapezoid over the raw rows)
     gpu_facts.py modules --out DIR [--model-path P]
         runs the modules cpu_topology, nvidia_gpu_info, instance_plan, host_telemetry (needs ansible on
         PYTHONPATH) -> DIR/modules.json
@@ -226,6 +228,8 @@ def cmd_telemetry(args):
                         break
             time.sleep(0.2)
         result['worker_ready_after_s'] = round(time.time() - result['started'], 2)
+        # let the warm-up matmuls leave nvidia-smi's power.draw (a 1 s average on recent GPUs) before the idle samples
+        time.sleep(args.settle_s)
     except Exception as exc:  # pylint: disable=broad-except
         _err(result, 'worker', exc)
 
@@ -251,7 +255,7 @@ def cmd_telemetry(args):
                 state['gpu_reason'] = str(exc)
         else:
             state['gpu_reason'] = 'nvidia-smi rc %d: %s' % (rc, (err or out).strip()[:200])
-        raw_rows.append({'t': now, 'rc': rc, 'stdout': out, 'stderr': err})
+        raw_rows.append({'t': now, 't_done': time.time(), 'rc': rc, 'stdout': out, 'stderr': err})
         pids = telemetry.descendants('/', worker.pid) if worker is not None and worker.poll() is None else []
         snap = telemetry.snapshot(now, powercap, numastat, rows, {'burn': telemetry.instance_snapshot('/', pids)})
         first.setdefault('v', (powercap, numastat, rows, snap))
@@ -305,12 +309,36 @@ def cmd_telemetry(args):
         result['power'] = {'idle_before_w': _mean(idle_before), 'busy_w': _mean(busy), 'idle_after_w': _mean(idle_after),
                            'busy_max_w': max(busy) if busy else None, 'n_idle_before': len(idle_before),
                            'n_busy': len(busy), 'n_idle_after': len(idle_after)}
+        # every sample: seconds from the first, phase against the worker's busy span, the draw of each GPU
+        t_first = raw_rows[0]['t'] if raw_rows else 0.0
+        per_sample = []
+        for row in raw_rows:
+            if start and end:
+                # nvidia-smi answered after the load began (t_done) and was asked before it ended (t): busy
+                phase = 'idle' if row['t_done'] < start else ('after' if row['t'] > end else 'busy')
+            else:
+                phase = 'idle'
+            watts = [g['power_w'] for g in nvidia.parse_power_query(row['stdout'])] if row['rc'] == 0 else None
+            per_sample.append({'s': round(row['t'] - t_first, 2), 'phase': phase, 'rc': row['rc'], 'power_w': watts})
+        result['power_samples'] = per_sample
+        for entry in per_sample:
+            print('SAMPLE %6.2fs %-5s rc %d W %s' % (entry['s'], entry['phase'], entry['rc'], entry['power_w']))
         tel = result.get('host_telemetry_like')
         if tel and start and end:
             result['busy_window_figures'] = telemetry.window_figures(tel, start, end, output_tokens=None)
         if tel:
             span = tel['samples']
             result['whole_window_figures'] = telemetry.window_figures(tel, span[0]['t'], span[-1]['t'], output_tokens=None)
+            # the collection's cumulative GPU joules against a trapezoid over the raw rows, computed here apart
+            by_gpu = {}
+            for row in raw_rows:
+                if row['rc'] == 0:
+                    for gpu in nvidia.parse_power_query(row['stdout']):
+                        by_gpu.setdefault(str(gpu['index']), []).append((row['t'], gpu['power_w']))
+            trapezoid = dict((k, round(sum((a[1] + b[1]) / 2.0 * (b[0] - a[0]) for a, b in zip(v, v[1:])
+                                           if a[1] is not None and b[1] is not None), 3)) for k, v in by_gpu.items())
+            result['energy_check'] = {'collection_gpu_j': span[-1]['gpu_j'], 'trapezoid_gpu_j': trapezoid,
+                                      'span_s': round(span[-1]['t'] - span[0]['t'], 3)}
     except Exception as exc:  # pylint: disable=broad-except
         _err(result, 'figures', exc)
     result['ended'] = time.time()
@@ -321,6 +349,14 @@ def cmd_telemetry(args):
         'rapl_reason': rapl.get('reason'), 'gpu_method': result.get('gpu_method'),
         'busy_energy': ((result.get('busy_window_figures') or {}).get('energy') or {}).get('by_source'),
         'errors': result.get('errors')}, default=str))
+    busy_fig = (result.get('busy_window_figures') or {})
+    whole_fig = (result.get('whole_window_figures') or {})
+    print('ENERGY ' + json.dumps({
+        'gpu_method': result.get('gpu_method'), 'check': result.get('energy_check'),
+        'busy': {'s': (busy_fig.get('window') or {}).get('duration_s'), 'joules': (busy_fig.get('energy') or {}).get('joules'),
+                 'watts': (busy_fig.get('energy') or {}).get('watts')},
+        'whole': {'s': (whole_fig.get('window') or {}).get('duration_s'), 'joules': (whole_fig.get('energy') or {}).get('joules'),
+                  'watts': (whole_fig.get('energy') or {}).get('watts')}}, default=str))
     return 0
 
 
@@ -377,6 +413,11 @@ def cmd_modules(args):
         entry = result[name]
         res = entry.get('result') or {}
         brief[name] = {'rc': entry.get('rc'), 'failed': res.get('failed'), 'msg': (res.get('msg') or '')[:300]}
+    ht = (result['host_telemetry'].get('result') or {})
+    samples = ht.get('samples') or []
+    brief['host_telemetry'].update(gpu=(ht.get('sensors') or {}).get('gpu'), gpu_method=ht.get('gpu_method'),
+                                   gpu_j=samples[-1].get('gpu_j') if samples else None,
+                                   span_s=round(samples[-1]['t'] - samples[0]['t'], 3) if samples else None)
     brief['nvidia_gpu_info']['gpus'] = gpus
     brief['instance_plan']['instances'] = [(i.get('name'), i.get('cpuset'), i.get('gpus')) for i in
                                            ((result['instance_plan'].get('result') or {}).get('plan') or {}).get('instances') or []]
@@ -397,6 +438,7 @@ def main(argv=None):
         p.add_argument('--busy-after', type=float, default=8.0)
         p.add_argument('--busy-s', type=float, default=12.0)
         p.add_argument('--ready-wait', type=float, default=90.0)
+        p.add_argument('--settle-s', type=float, default=2.0)
     p = sub.add_parser('burn')
     p.add_argument('--go', required=True)
     p.add_argument('--report', required=True)
