@@ -120,9 +120,12 @@ def parse_query_gpu(text):
     return sorted(gpus, key=lambda gpu: gpu['index'])
 
 
-# Power columns sampled during the gate (host_telemetry): the board's draw in W and, on Volta and later,
-# its energy counter in mJ since the driver was loaded ([N/A] elsewhere).
-POWER_FIELDS = ('index', 'power.draw', 'total_energy_consumption')
+# Power columns sampled during the gate (host_telemetry): the board's draw in W (on Ampere and later a one-second
+# average, on older boards an instantaneous reading). nvidia-smi has no energy-counter field: the board's counter
+# is NVML's nvmlDeviceGetTotalEnergyConsumption only, and asking --query-gpu for total_energy_consumption fails
+# the whole query (driver 580.159.04 on an H200: 'Field "total_energy_consumption" is not a valid field to
+# query.', rc 2), so GPU energy is the power draw integrated over the samples.
+POWER_FIELDS = ('index', 'power.draw')
 
 
 def power_query_args():
@@ -142,7 +145,11 @@ def _float(raw, field, lineno):
 
 def parse_power_query(text):
     """Rows of ``nvidia-smi --query-gpu=<POWER_FIELDS> --format=csv,noheader,nounits``:
-    ``[{index, power_w, energy_mj}]`` sorted by index; a value nvidia-smi cannot report is None."""
+    ``[{index, power_w, energy_mj}]`` sorted by index; a value nvidia-smi cannot report is None.
+
+    ``energy_mj`` (an energy counter, which telemetry prefers to integrating the draw) is always None here:
+    nvidia-smi does not report the board's counter.
+    """
     gpus = []
     numbered = [(n, line) for n, line in enumerate((text or '').splitlines(), 1) if line.strip()]
     rows = csv.reader([pair[1] for pair in numbered], skipinitialspace=True)
@@ -153,8 +160,7 @@ def parse_power_query(text):
         index = _int(row[0], 'index', lineno)
         if index is None:
             raise NvidiaError('nvidia-smi line %d has no GPU index: %r' % (lineno, ','.join(row)))
-        gpus.append({'index': index, 'power_w': _float(row[1], 'power.draw', lineno),
-                     'energy_mj': _float(row[2], 'total_energy_consumption', lineno)})
+        gpus.append({'index': index, 'power_w': _float(row[1], 'power.draw', lineno), 'energy_mj': None})
     return sorted(gpus, key=lambda gpu: gpu['index'])
 
 

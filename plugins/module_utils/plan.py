@@ -1123,18 +1123,43 @@ class _Planner(object):
                 skipped += 1
                 continue
             node = raw.get('numa_node')
-            node = None if node is None or int(node) < 0 else int(node)
-            gpus.append({'pci_address': str(raw.get('pci_address')), 'numa_node': node})
+            # sysfs says -1 when the firmware gives the device no node (usual in VMs); cpu_topology reports that as null
+            sysfs_node = -1 if node is None else int(node)
+            node = None if sysfs_node < 0 else sysfs_node
+            gpus.append({'pci_address': str(raw.get('pci_address')), 'numa_node': node, 'sysfs_node': sysfs_node})
         gpus.sort(key=lambda g: g['pci_address'])
         for index, gpu in enumerate(gpus):
             gpu['index'] = index
+            gpu['node_unknown'] = gpu['numa_node'] is None
         if skipped:
             self.say('%s in the topology are not NVIDIA GPUs (e.g. a BMC display) and are ignored.'
                      % _plural(skipped, 'display device'))
         if not gpus:
             raise PlanError('accelerator=nvidia but the topology lists no NVIDIA GPU (vendor 0x10de); '
                             'use accelerator=cpu or check the host')
+        self.place_unknown_gpus(gpus)
         return gpus
+
+    def place_unknown_gpus(self, gpus):
+        """Put GPUs whose NUMA node sysfs does not give on the host's node when it has only one with CPUs.
+
+        A one-node host (most VMs) has nowhere else for the GPU to be; binding to that node is then exact. With
+        several nodes the GPU stays unplaced (numa_node null) and plan_nvidia says why its instance is unbound.
+        """
+        unknown = [g for g in gpus if g['node_unknown']]
+        if not unknown:
+            return
+        with_cpus = [n for n in self.topo.nodes if not n.cpu_less]
+        which = ','.join(str(g['index']) for g in unknown)
+        raw = ','.join(sorted(set(str(g['sysfs_node']) for g in unknown)))
+        if len(with_cpus) == 1 and with_cpus[0].allowed_cpus and with_cpus[0].mem_allowed:
+            node = with_cpus[0]
+            for gpu in unknown:
+                gpu['numa_node'] = node.id
+            self.say('sysfs reports no NUMA node for GPU%s %s (numa_node %s, usual in a VM); the host has one node%s, '
+                     'so %s node %d.' % ('' if len(unknown) == 1 else 's', which, raw,
+                                         '' if len(self.topo.nodes) == 1 else ' with CPUs (the others are CPU-less memory)',
+                                         'it is' if len(unknown) == 1 else 'they are on', node.id))
 
     def gpus_per_instance(self, count):
         opts = self.opts
@@ -1232,15 +1257,24 @@ class _Planner(object):
             nodes = [topo.by_id[n] for n in node_ids if n in topo.by_id]
             cpus = sorted(c for n in nodes for c in n.allowed_cpus)
             mems = [n.id for n in nodes if n.mem_allowed and not n.cpu_less and n.allowed_cpus]
+            unplaced = [g for g in chunk if g['numa_node'] is None]
+            if unplaced:
+                unknown = ('the NUMA node of GPU%s %s is unknown (sysfs numa_node %s) and the host has %s'
+                           % ('' if len(unplaced) == 1 else 's', ','.join(str(g['index']) for g in unplaced),
+                              ','.join(sorted(set(str(g['sysfs_node']) for g in unplaced))),
+                              _plural(len([n for n in topo.nodes if not n.cpu_less]), 'NUMA node') + ' with CPUs'))
             if not cpus:
                 cpus = sorted(topo.allowed)
                 mems = []
-                self.say('%s: its GPUs have no NUMA node with allowed CPUs; it may run on every allowed CPU, '
-                         'memory unbound.' % name)
+                if len(unplaced) == len(chunk):
+                    reason = unknown
+                else:
+                    reason = 'its GPUs have no NUMA node with allowed CPUs'
+                self.say('%s: %s; it may run on every allowed CPU, memory unbound.' % (name, reason))
             else:
-                self.say('%s: GPU%s %s on NUMA node%s %s, cpuset %s.' % (
+                self.say('%s: GPU%s %s on NUMA node%s %s, cpuset %s%s.' % (
                     name, '' if len(chunk) == 1 else 's', ','.join(str(g['index']) for g in chunk), '' if len(node_ids) == 1 else 's',
-                    ','.join(str(n) for n in node_ids), format_cpulist(cpus)))
+                    ','.join(str(n) for n in node_ids), format_cpulist(cpus), ' (%s)' % unknown if unplaced else ''))
             env = {'CUDA_DEVICE_ORDER': 'PCI_BUS_ID',
                    'CUDA_VISIBLE_DEVICES': ','.join(str(g['index']) for g in chunk)}
             env.update(self.base_env())

@@ -17,8 +17,10 @@ reported absent with the reason.
   ``energy_uj`` wraps at ``max_energy_range_uj``; a wrap between two samples is added back (one wrap
   per sample interval at most: at 300 W a 262 kJ range wraps every ~15 min, the interval is seconds).
   Since Linux 5.10 (CVE-2020-8694) ``energy_uj`` is readable by root only.
-- GPUs: ``nvidia-smi`` power rows (nvidia.parse_power_query): the energy counter when the board has
-  one, else the power draw integrated over the samples (method ``power.draw``, said as such).
+- GPUs: ``nvidia-smi`` power rows (nvidia.parse_power_query): the power draw integrated over the samples
+  (method ``power.draw``, said as such). nvidia-smi reports no energy counter (that is NVML's
+  nvmlDeviceGetTotalEnergyConsumption); rows that carry one (``energy_mj``) are counted by it instead
+  (method ``total_energy_consumption``).
 - Instances: CPU time from ``/proc/PID/stat`` (utime+stime of the whole thread group), context
   switches summed over ``/proc/PID/task/*/status`` (``/proc/PID/status`` counts one thread only),
   over every process of the instance (its systemd unit's cgroup, or a PID and its descendants).

@@ -136,7 +136,8 @@ sensors:
       type: dict
       sample: {available: false, reason: "no /sys/class/powercap (kernel without powercap, or a VM that hides it)", zones: []}
     gpu:
-      description: C(available), C(reason) when absent, C(gpus) (C(index), C(power_w), C(energy_mj)).
+      description: C(available), C(reason) when absent, C(gpus) (C(index), C(power_w), C(energy_mj), always null
+        as nvidia-smi reports no energy counter).
       type: dict
       sample: {available: false, reason: no nvidia-smi on the host}
     numa:
@@ -166,10 +167,12 @@ gaps:
   elements: str
   sample: []
 gpu_method:
-  description: Per GPU index, C(total_energy_consumption) (the board's counter) or C(power.draw) (integrated).
+  description:
+    - Per GPU index, C(power.draw) (the draw integrated over the samples, trapezoid rule), or
+      C(total_energy_consumption) for rows that carry the board's energy counter (nvidia-smi rows never do).
   returned: when GPUs were sampled
   type: dict
-  sample: {"0": total_energy_consumption}
+  sample: {"0": power.draw}
 '''
 
 import os

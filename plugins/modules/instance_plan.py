@@ -571,7 +571,9 @@ plan:
               returned: always
               sample: "0000:18:00.0"
             numa_node:
-              description: NUMA node of the GPU, null when the platform does not say.
+              description:
+                - NUMA node of the GPU. When sysfs gives none (numa_node -1, usual in a VM) and the host has one NUMA node
+                  with CPUs, that node; null when sysfs gives none and the host has several.
               type: int
               returned: always
               sample: 0

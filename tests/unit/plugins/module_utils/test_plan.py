@@ -308,6 +308,48 @@ def test_gpu_4x_2node_four_per_instance_spans_nodes():
     assert any('sit on different NUMA nodes' in line for line in plan['explain'])
 
 
+def test_gpu_4x_2node_with_unknown_gpu_nodes_stays_unbound_and_says_why(tmp_path):
+    # the recorded 2-node GPU host as a VM would show it: sysfs numa_node -1 on every NVIDIA device
+    root = tmp_path / 'gpu_4x_2node_nonuma'
+    shutil.copytree(os.path.join(FIXTURES, 'gpu_4x_2node'), str(root))
+    devices = root / 'sys/bus/pci/devices'
+    changed = 0
+    for dev in sorted(devices.iterdir()):
+        if (dev / 'vendor').read_text().strip() == '0x10de':
+            (dev / 'numa_node').write_text('-1\n')
+            changed += 1
+    assert changed >= 4
+    plan = build_plan(gather_topology(str(root)), dict(LLAMA8, accelerator='nvidia'))
+    got = [(i['name'], i['cpuset'], i['mems'], i['numa_nodes'], [g['numa_node'] for g in i['gpus']]) for i in plan['instances']]
+    # two nodes with CPUs: the GPU could be on either, so no node is guessed (every allowed CPU, memory unbound)
+    assert got == [('vllm-gpu%d' % n, '0-127', '', [], [None]) for n in range(4)]
+    assert ('vllm-gpu0: the NUMA node of GPU 0 is unknown (sysfs numa_node -1) and the host has 2 NUMA nodes with CPUs; '
+            'it may run on every allowed CPU, memory unbound.' in plan['explain'])
+    assert not any('no NUMA node with allowed CPUs' in line for line in plan['explain'])
+    assert not any(line.startswith('sysfs reports no NUMA node') for line in plan['explain'])
+
+
+def test_gpu_unknown_node_on_one_cpu_node_with_a_memory_node():
+    # node 1 has memory but no CPUs (CXL): node 0 is still the only place for the GPU
+    gpus = [{'pci_address': '0000:41:00.0', 'vendor_id': '0x10de', 'class': '0x030200', 'numa_node': -1}]
+    t = synthetic([8, 0], gpus=gpus)
+    plan = build_plan(t, {'model_name': 'm', 'accelerator': 'nvidia'})
+    assert [(i['cpuset'], i['mems'], i['gpus'][0]['numa_node']) for i in plan['instances']] == [('0-15', '0', 0)]
+    assert ('sysfs reports no NUMA node for GPU 0 (numa_node -1, usual in a VM); the host has one node with CPUs '
+            '(the others are CPU-less memory), so it is node 0.' in plan['explain'])
+
+
+def test_gpu_known_node_without_allowed_cpus_keeps_its_reason():
+    # the GPU's node is known (1) but the cgroup allows only node 0's CPUs
+    gpus = [{'pci_address': '0000:a1:00.0', 'vendor_id': '0x10de', 'class': '0x030200', 'numa_node': 1}]
+    t = synthetic([4, 4], sockets_of=[0, 1], gpus=gpus)
+    t['cpus']['allowed'] = [0, 1, 2, 3, 8, 9, 10, 11]
+    plan = build_plan(t, {'model_name': 'm', 'accelerator': 'nvidia'})
+    assert [(i['cpuset'], i['mems']) for i in plan['instances']] == [('0-3,8-11', '')]
+    assert ('vllm-gpu0: its GPUs have no NUMA node with allowed CPUs; it may run on every allowed CPU, memory unbound.'
+            in plan['explain'])
+
+
 def test_gpu_fixture_on_cpu_uses_cgroup_limit():
     plan = plan_for('gpu_4x_2node', LLAMA8)
     # 256 GiB cgroup limit split over 2 instances: floor(128 - 14.96 - 3) = 110 GiB each

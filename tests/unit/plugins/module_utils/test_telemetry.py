@@ -194,33 +194,50 @@ def test_unreadable_energy_counter_names_the_reason(tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------- GPUs
 
-# Recorded-style `nvidia-smi --query-gpu=index,power.draw,total_energy_consumption --format=csv,noheader,nounits`
-# of two H100 SXM (energy in mJ since the driver loaded) and of an older board without the counter.
-H100_T0 = "0, 312.45, 9000000\n1, 298.10, 8000000\n"
-H100_T1 = "0, 700.00, 16000000\n1, 690.00, 14500000\n"
-T4_T0 = "0, 35.00, [N/A]\n"
-T4_T1 = "0, 65.00, [N/A]\n"
+# Rows of `nvidia-smi --query-gpu=index,power.draw --format=csv,noheader,nounits` (the format of
+# tests/fixtures/nvidia/h200; nvidia-smi has no energy-counter field) of two H100 SXM and of a board that cannot
+# report its draw.
+H100_T0 = "0, 312.45\n1, 298.10\n"
+H100_T1 = "0, 700.00\n1, 690.00\n"
+T4_T0 = "0, 35.00\n"
+T4_T1 = "0, 65.00\n"
 
 
 def test_parse_power_query():
-    assert nvidia.parse_power_query(H100_T0) == [{'index': 0, 'power_w': 312.45, 'energy_mj': 9000000.0},
-                                                 {'index': 1, 'power_w': 298.1, 'energy_mj': 8000000.0}]
-    assert nvidia.parse_power_query(T4_T0) == [{'index': 0, 'power_w': 35.0, 'energy_mj': None}]
-    with pytest.raises(nvidia.NvidiaError, match='expected 3'):
+    assert nvidia.parse_power_query(H100_T0) == [{'index': 0, 'power_w': 312.45, 'energy_mj': None},
+                                                 {'index': 1, 'power_w': 298.1, 'energy_mj': None}]
+    assert nvidia.parse_power_query("0, [N/A]\n") == [{'index': 0, 'power_w': None, 'energy_mj': None}]
+    with pytest.raises(nvidia.NvidiaError, match='expected 2'):
         nvidia.parse_power_query("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver\n")
-    assert nvidia.power_query_args() == ['--query-gpu=index,power.draw,total_energy_consumption',
-                                         '--format=csv,noheader,nounits']
+    with pytest.raises(nvidia.NvidiaError, match='has 3 fields, expected 2'):
+        nvidia.parse_power_query("0, 312.45, 9000000\n")
+    assert nvidia.power_query_args() == ['--query-gpu=index,power.draw', '--format=csv,noheader,nounits']
 
 
 def test_gpu_energy_from_the_counter_and_rapl_together(tmp_path):
+    # Rows that carry an energy counter (mJ since the driver loaded, NVML's nvmlDeviceGetTotalEnergyConsumption;
+    # nvidia-smi rows never do): telemetry counts by the counter, not by the draw.
     times, roots = fixture_roots('intel_2s', tmp_path)
-    rows = [nvidia.parse_power_query(H100_T0), nvidia.parse_power_query(H100_T1)]
+    rows = [[{'index': 0, 'power_w': 312.45, 'energy_mj': 9000000.0}, {'index': 1, 'power_w': 298.1, 'energy_mj': 8000000.0}],
+            [{'index': 0, 'power_w': 700.0, 'energy_mj': 16000000.0}, {'index': 1, 'power_w': 690.0, 'energy_mj': 14500000.0}]]
     tel = sampled(times, roots, gpu_rows=rows)
     fig = telemetry.window_figures(tel, 1000.0, 1010.0, output_tokens=10000)
     # GPU 0: (16e6 - 9e6) mJ = 7000 J, GPU 1: 6500 J; plus RAPL 2500 J = 16000 J / 10000 tokens = 1.6 J/token
     assert fig['energy']['by_source']['gpu 0'] == pytest.approx(7000.0)
     assert fig['energy']['by_source']['gpu 1'] == pytest.approx(6500.0)
     assert fig['joules_per_output_token'] == pytest.approx(1.6)
+
+
+def test_gpu_power_rows_of_nvidia_smi_with_rapl(tmp_path):
+    times, roots = fixture_roots('intel_2s', tmp_path)
+    rows = [nvidia.parse_power_query(H100_T0), nvidia.parse_power_query(H100_T1)]
+    tel = sampled(times, roots, gpu_rows=rows)
+    fig = telemetry.window_figures(tel, 1000.0, 1010.0, output_tokens=10000)
+    # trapezoid over 10 s: GPU 0 (312.45 + 700) / 2 x 10 = 5062.25 J, GPU 1 (298.1 + 690) / 2 x 10 = 4940.5 J
+    assert fig['energy']['by_source']['gpu 0'] == pytest.approx(5062.25)
+    assert fig['energy']['by_source']['gpu 1'] == pytest.approx(4940.5)
+    # plus RAPL 2500 J = 12502.75 J / 10000 tokens
+    assert fig['joules_per_output_token'] == pytest.approx(1.250275)
 
 
 def test_gpu_without_counter_integrates_power_draw_and_says_so(tmp_path):

@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from ansible_collections.inferops.vllm.plugins.modules import host_telemetry
 from ansible_collections.inferops.vllm.tests.unit.plugins.modules import utils as module_utils
 
@@ -85,3 +87,30 @@ def test_bad_input_names_the_option(monkeypatch, capsys):
     code, result = run({'nvidia_smi': '/nonexistent/nvidia-smi', 'duration_s': 0.2, 'interval_s': 0.1,
                         '_ansible_check_mode': True}, monkeypatch, capsys)
     assert code == 0 and result['sensors']['gpu']['reason'] == 'nvidia_smi /nonexistent/nvidia-smi is not an executable'
+
+
+# An nvidia-smi that answers as driver 580.159.04 on an H200 did (tests/fixtures/nvidia/h200): a query naming
+# total_energy_consumption is refused with the recorded text and rc 2; index,power.draw gets one row per GPU.
+FAKE_580_SMI = '''#!/bin/sh
+case "$1" in
+  *total_energy_consumption*) cat "%(refused)s"; exit 2 ;;
+  --query-gpu=index,power.draw) echo "0, 81.05"; exit 0 ;;
+  *) echo "unexpected arguments: $*" >&2; exit 2 ;;
+esac
+'''
+RECORDED_H200 = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'nvidia', 'h200'))
+
+
+def test_gpu_power_is_sampled_with_the_columns_a_real_driver_accepts(monkeypatch, capsys, tmp_path):
+    smi = tmp_path / 'nvidia-smi'
+    smi.write_text(FAKE_580_SMI % {'refused': os.path.join(RECORDED_H200, 'power-query-total_energy_consumption.txt')})
+    smi.chmod(0o755)
+    code, result = run({'nvidia_smi': str(smi), 'duration_s': 0.3, 'interval_s': 0.1}, monkeypatch, capsys)
+    assert code == 0, result
+    assert result['sensors']['gpu'] == {'available': True, 'reason': None,
+                                        'gpus': [{'index': 0, 'power_w': 81.05, 'energy_mj': None}]}
+    assert result['gpu_method'] == {'0': 'power.draw'}
+    assert result['gaps'] == []
+    # 81.05 W over the sampled span
+    span = result['samples'][-1]['t'] - result['samples'][0]['t']
+    assert result['samples'][-1]['gpu_j']['0'] == pytest.approx(81.05 * span, rel=0.02, abs=0.01)
