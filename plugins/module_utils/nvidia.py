@@ -21,6 +21,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import csv
+import os
 import json
 import re
 
@@ -205,6 +206,19 @@ def topology_gpu_addresses(topology):
         except NvidiaError:
             continue
     return sorted(addresses)
+
+
+def sysfs_numa_reader(root='/'):
+    """A numa_reader for build_facts: the NUMA node sysfs gives a PCI address (None when unknown: -1 or unreadable)."""
+    def read(address):
+        path = os.path.join(root, 'sys/bus/pci/devices', address, 'numa_node')
+        try:
+            with open(path) as handle:
+                node = int(handle.read().strip())
+        except (IOError, OSError, ValueError):
+            return None
+        return node if node >= 0 else None
+    return read
 
 
 def build_facts(query_text, version_text=None, topology=None, numa_reader=None):

@@ -212,6 +212,7 @@ from ansible_collections.inferops.vllm.plugins.module_utils.nvidia import (
     compare,
     parse_cdi_spec,
     query_args,
+    sysfs_numa_reader,
 )
 
 NVIDIA_SMI_HINT = ('install the driver (inferops.vllm.nvidia_gpu role, or the nvidia-open package from the CUDA repository) '
@@ -229,18 +230,6 @@ def _run(module, argv, timeout_s):
     if timeout_bin:
         argv = [timeout_bin, str(timeout_s)] + argv
     return module.run_command(argv, environ_update={'LC_ALL': 'C'})
-
-
-def _numa_reader(root):
-    def read(address):
-        path = os.path.join(root, 'sys/bus/pci/devices', address, 'numa_node')
-        try:
-            with open(path) as handle:
-                node = int(handle.read().strip())
-        except (IOError, OSError, ValueError):
-            return None
-        return node if node >= 0 else None
-    return read
 
 
 def _read_cdi(paths, gpus):
@@ -299,7 +288,7 @@ def main():
 
     facts, problems = None, []
     try:
-        facts = build_facts(out, version_out, topology=params['topology'], numa_reader=_numa_reader(params['root']))
+        facts = build_facts(out, version_out, topology=params['topology'], numa_reader=sysfs_numa_reader(params['root']))
         problems = compare(facts['gpus'], topology=params['topology'], plan=params['plan'])
     except NvidiaError as exc:
         module.fail_json(msg='cannot read the output of %s: %s' % (smi, exc), nvidia_smi_found=True, stdout=out)

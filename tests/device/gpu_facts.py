@@ -80,19 +80,6 @@ def run_smi(argv_tail):
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def numa_reader(root='/'):
-    """The nvidia_gpu_info module's sysfs fallback (plugins/modules/nvidia_gpu_info.py _numa_reader), restated."""
-    def read(address):
-        path = os.path.join(root, 'sys/bus/pci/devices', address, 'numa_node')
-        try:
-            with open(path) as handle:
-                node = int(handle.read().strip())
-        except (IOError, OSError, ValueError):
-            return None
-        return node if node >= 0 else None
-    return read
-
-
 # --------------------------------------------------------------------------- facts
 
 def cmd_facts(args):
@@ -115,10 +102,10 @@ def cmd_facts(args):
     facts = None
     try:
         result['parsed_query'] = nvidia.parse_query_gpu(query[1])
-        facts = nvidia.build_facts(query[1], version_text, topology=topology, numa_reader=numa_reader('/'))
+        facts = nvidia.build_facts(query[1], version_text, topology=topology, numa_reader=nvidia.sysfs_numa_reader('/'))
         result['nvidia_facts'] = facts
         # the same join from sysfs alone (no topology facts), as the module does for GPUs the topology lacks
-        result['nvidia_facts_sysfs_only'] = nvidia.build_facts(query[1], version_text, numa_reader=numa_reader('/'))
+        result['nvidia_facts_sysfs_only'] = nvidia.build_facts(query[1], version_text, numa_reader=nvidia.sysfs_numa_reader('/'))
     except Exception as exc:  # pylint: disable=broad-except
         _err(result, 'nvidia_facts', exc)
 
