@@ -21,8 +21,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import csv
-import os
 import json
+import os
 import re
 
 # The columns asked of nvidia-smi, in order. memory.total is MiB with ``nounits``.
@@ -146,11 +146,7 @@ def _float(raw, field, lineno):
 
 def parse_power_query(text):
     """Rows of ``nvidia-smi --query-gpu=<POWER_FIELDS> --format=csv,noheader,nounits``:
-    ``[{index, power_w, energy_mj}]`` sorted by index; a value nvidia-smi cannot report is None.
-
-    ``energy_mj`` (an energy counter, which telemetry prefers to integrating the draw) is always None here:
-    nvidia-smi does not report the board's counter.
-    """
+    ``[{index, power_w}]`` sorted by index; a draw nvidia-smi cannot report is None."""
     gpus = []
     numbered = [(n, line) for n, line in enumerate((text or '').splitlines(), 1) if line.strip()]
     rows = csv.reader([pair[1] for pair in numbered], skipinitialspace=True)
@@ -161,7 +157,7 @@ def parse_power_query(text):
         index = _int(row[0], 'index', lineno)
         if index is None:
             raise NvidiaError('nvidia-smi line %d has no GPU index: %r' % (lineno, ','.join(row)))
-        gpus.append({'index': index, 'power_w': _float(row[1], 'power.draw', lineno), 'energy_mj': None})
+        gpus.append({'index': index, 'power_w': _float(row[1], 'power.draw', lineno)})
     return sorted(gpus, key=lambda gpu: gpu['index'])
 
 

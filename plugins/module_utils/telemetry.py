@@ -18,9 +18,8 @@ reported absent with the reason.
   per sample interval at most: at 300 W a 262 kJ range wraps every ~15 min, the interval is seconds).
   Since Linux 5.10 (CVE-2020-8694) ``energy_uj`` is readable by root only.
 - GPUs: ``nvidia-smi`` power rows (nvidia.parse_power_query): the power draw integrated over the samples
-  (method ``power.draw``, said as such). nvidia-smi reports no energy counter (that is NVML's
-  nvmlDeviceGetTotalEnergyConsumption); rows that carry one (``energy_mj``) are counted by it instead
-  (method ``total_energy_consumption``).
+  (trapezoid rule; method ``power.draw``, said as such). nvidia-smi reports no energy counter (that is
+  NVML's nvmlDeviceGetTotalEnergyConsumption only).
 - Instances: CPU time from ``/proc/PID/stat`` (utime+stime of the whole thread group), context
   switches summed over ``/proc/PID/task/*/status`` (``/proc/PID/status`` counts one thread only),
   over every process of the instance (its systemd unit's cgroup, or a PID and its descendants).
@@ -317,7 +316,7 @@ def snapshot(t, powercap, numastat, gpus, instances):
         'rapl': dict((z['id'], [z['energy_uj'], z['max_energy_range_uj']]) for z in powercap.get('zones') or []
                      if z['counted'] and z['energy_uj'] is not None),
         'numa': _numa_total(numastat['nodes']) if numastat.get('available') else None,
-        'gpus': dict((str(g['index']), [g['power_w'], g['energy_mj']]) for g in gpus or []),
+        'gpus': dict((str(g['index']), g['power_w']) for g in gpus or []),
         'instances': instances,
     }
 
@@ -328,8 +327,7 @@ def new_totals(first, clock_ticks):
         't': first['t'], 'clock_ticks': int(clock_ticks),
         'energy_j': dict((zone, 0.0) for zone in first['rapl']),
         'gpu_j': dict((gpu, 0.0) for gpu in first['gpus']),
-        'gpu_method': dict((gpu, 'total_energy_consumption' if v[1] is not None else 'power.draw')
-                           for gpu, v in first['gpus'].items()),
+        'gpu_method': dict((gpu, 'power.draw') for gpu in first['gpus']),
         'numa': dict((k, 0) for k in NUMA_KEYS) if first['numa'] is not None else None,
         'instances': dict((name, {'cpu_s': 0.0, 'voluntary': 0, 'involuntary': 0})
                           for name in first['instances']),
@@ -355,15 +353,12 @@ def accumulate(totals, before, after):
         else:
             out['energy_j'][zone] += delta / 1e6
     for gpu in out['gpu_j']:
-        b, a = before['gpus'].get(gpu), after['gpus'].get(gpu)
-        if not (a and b):
+        if gpu not in before['gpus'] or gpu not in after['gpus']:
             out['gaps'].append('gpu %s: not listed between t=%.3f and t=%.3f' % (gpu, before['t'], after['t']))
-        elif out['gpu_method'][gpu] == 'total_energy_consumption' and a[1] is not None and b[1] is not None \
-                and a[1] >= b[1]:
-            out['gpu_j'][gpu] += (a[1] - b[1]) / 1e3
-        elif a[0] is not None and b[0] is not None:
-            out['gpu_method'][gpu] = 'power.draw'
-            out['gpu_j'][gpu] += (a[0] + b[0]) / 2.0 * dt
+            continue
+        b, a = before['gpus'][gpu], after['gpus'][gpu]
+        if a is not None and b is not None:
+            out['gpu_j'][gpu] += (a + b) / 2.0 * dt
         else:
             out['gaps'].append('gpu %s: no power reading between t=%.3f and t=%.3f' % (gpu, before['t'], after['t']))
     if totals['numa'] is not None and before['numa'] is not None and after['numa'] is not None:

@@ -136,8 +136,7 @@ sensors:
       type: dict
       sample: {available: false, reason: "no /sys/class/powercap (kernel without powercap, or a VM that hides it)", zones: []}
     gpu:
-      description: C(available), C(reason) when absent, C(gpus) (C(index), C(power_w), C(energy_mj), always null
-        as nvidia-smi reports no energy counter).
+      description: C(available), C(reason) when absent, C(gpus) (C(index), C(power_w)).
       type: dict
       sample: {available: false, reason: no nvidia-smi on the host}
     numa:
@@ -168,8 +167,8 @@ gaps:
   sample: []
 gpu_method:
   description:
-    - Per GPU index, C(power.draw) (the draw integrated over the samples, trapezoid rule), or
-      C(total_energy_consumption) for rows that carry the board's energy counter (nvidia-smi rows never do).
+    - Per GPU index, C(power.draw): the draw integrated over the samples (trapezoid rule); nvidia-smi reports
+      no energy counter.
   returned: when GPUs were sampled
   type: dict
   sample: {"0": power.draw}
@@ -343,8 +342,7 @@ def main():
     }
     result['instances'] = instances.describe(first['instances'])
     if rows:
-        result['gpu_method'] = run['gpu_method'] if result['sampled'] else dict(
-            (str(g['index']), 'total_energy_consumption' if g['energy_mj'] is not None else 'power.draw') for g in rows)
+        result['gpu_method'] = run['gpu_method'] if result['sampled'] else dict((str(g['index']), 'power.draw') for g in rows)
     module.exit_json(**result)
 
 

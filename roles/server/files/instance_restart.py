@@ -191,11 +191,11 @@ def instance_specs(request):
     specs = []
     restart = request['restart']
     prefix = request.get('unit_prefix') or ''
+    front = request.get('front')
     for unit, port in zip(request['units'], request['ports']):
         name = unit[len(prefix):] if prefix and unit.startswith(prefix) else unit
         if name.endswith('.service'):
             name = name[:-len('.service')]
-        front = request.get('front')
         specs.append({
             'unit': unit,
             'restart': restart if restart == 'unless_running_since' else unit in restart,

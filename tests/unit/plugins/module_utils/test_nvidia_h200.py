@@ -88,8 +88,8 @@ def test_power_rows_have_no_energy_counter():
     # idle draw that `nvidia-smi -q` and the banner recorded (81.05 W average, 81 W in the banner)
     assert 'Average Power Draw                             : 81.05 W' in recorded('nvidia-smi-q.txt')
     assert '81W /  700W' in recorded('banner.txt')
-    assert nvidia.parse_power_query('0, 81.05\n') == [{'index': 0, 'power_w': 81.05, 'energy_mj': None}]
-    assert nvidia.parse_power_query('0, [N/A]\n') == [{'index': 0, 'power_w': None, 'energy_mj': None}]
+    assert nvidia.parse_power_query('0, 81.05\n') == [{'index': 0, 'power_w': 81.05}]
+    assert nvidia.parse_power_query('0, [N/A]\n') == [{'index': 0, 'power_w': None}]
 
 
 def test_gpu_energy_is_the_draw_integrated_when_rows_come_from_nvidia_smi():

@@ -204,28 +204,14 @@ T4_T1 = "0, 65.00\n"
 
 
 def test_parse_power_query():
-    assert nvidia.parse_power_query(H100_T0) == [{'index': 0, 'power_w': 312.45, 'energy_mj': None},
-                                                 {'index': 1, 'power_w': 298.1, 'energy_mj': None}]
-    assert nvidia.parse_power_query("0, [N/A]\n") == [{'index': 0, 'power_w': None, 'energy_mj': None}]
+    assert nvidia.parse_power_query(H100_T0) == [{'index': 0, 'power_w': 312.45},
+                                                 {'index': 1, 'power_w': 298.1}]
+    assert nvidia.parse_power_query("0, [N/A]\n") == [{'index': 0, 'power_w': None}]
     with pytest.raises(nvidia.NvidiaError, match='expected 2'):
         nvidia.parse_power_query("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver\n")
     with pytest.raises(nvidia.NvidiaError, match='has 3 fields, expected 2'):
         nvidia.parse_power_query("0, 312.45, 9000000\n")
     assert nvidia.power_query_args() == ['--query-gpu=index,power.draw', '--format=csv,noheader,nounits']
-
-
-def test_gpu_energy_from_the_counter_and_rapl_together(tmp_path):
-    # Rows that carry an energy counter (mJ since the driver loaded, NVML's nvmlDeviceGetTotalEnergyConsumption;
-    # nvidia-smi rows never do): telemetry counts by the counter, not by the draw.
-    times, roots = fixture_roots('intel_2s', tmp_path)
-    rows = [[{'index': 0, 'power_w': 312.45, 'energy_mj': 9000000.0}, {'index': 1, 'power_w': 298.1, 'energy_mj': 8000000.0}],
-            [{'index': 0, 'power_w': 700.0, 'energy_mj': 16000000.0}, {'index': 1, 'power_w': 690.0, 'energy_mj': 14500000.0}]]
-    tel = sampled(times, roots, gpu_rows=rows)
-    fig = telemetry.window_figures(tel, 1000.0, 1010.0, output_tokens=10000)
-    # GPU 0: (16e6 - 9e6) mJ = 7000 J, GPU 1: 6500 J; plus RAPL 2500 J = 16000 J / 10000 tokens = 1.6 J/token
-    assert fig['energy']['by_source']['gpu 0'] == pytest.approx(7000.0)
-    assert fig['energy']['by_source']['gpu 1'] == pytest.approx(6500.0)
-    assert fig['joules_per_output_token'] == pytest.approx(1.6)
 
 
 def test_gpu_power_rows_of_nvidia_smi_with_rapl(tmp_path):

@@ -108,7 +108,7 @@ def test_gpu_power_is_sampled_with_the_columns_a_real_driver_accepts(monkeypatch
     code, result = run({'nvidia_smi': str(smi), 'duration_s': 0.3, 'interval_s': 0.1}, monkeypatch, capsys)
     assert code == 0, result
     assert result['sensors']['gpu'] == {'available': True, 'reason': None,
-                                        'gpus': [{'index': 0, 'power_w': 81.05, 'energy_mj': None}]}
+                                        'gpus': [{'index': 0, 'power_w': 81.05}]}
     assert result['gpu_method'] == {'0': 'power.draw'}
     assert result['gaps'] == []
     # 81.05 W over the sampled span
