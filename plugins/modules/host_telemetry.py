@@ -167,7 +167,7 @@ gaps:
   sample: []
 gpu_method:
   description:
-    - Per GPU index, C(power.draw): the draw integrated over the samples (trapezoid rule); nvidia-smi reports
+    - Per GPU index, C(power.draw), the draw integrated over the samples (trapezoid rule), as nvidia-smi reports
       no energy counter.
   returned: when GPUs were sampled
   type: dict
