@@ -577,7 +577,10 @@ def _check_omp(name, inst, pids, proc):
 def _check_hugepages(name, inst, numa):
     planned = inst.get('hugepages')
     if not planned:
-        return result(name, 'hugepages', 'skipped', 'none', '-', 'no hugepages planned')
+        # instance_plan never plans them (vLLM's memory is ordinary torch memory); an instance given with
+        # hugepages=true by hand is checked
+        return result(name, 'hugepages', 'skipped', 'none', '-',
+                      'no hugepages planned (the planner plans none: vLLM cannot use static hugepages)')
     unreadable = [why for _pid, data, why in numa if data is None]
     if unreadable:
         return result(name, 'hugepages', 'inconclusive', 'hugepages in use', '?', unreadable[0])
