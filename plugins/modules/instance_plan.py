@@ -584,10 +584,12 @@ plan:
               C(ONEDNN_MAX_CPU_ISA), C(ONEDNN_PRIMITIVE_CACHE_CAPACITY) (when set). C(VLLM_CPU_NUM_OF_RESERVED_CPU) is
               never set (it applies to C(VLLM_CPU_OMP_THREADS_BIND=auto) only; the plan binds explicitly).
               NVIDIA - C(CUDA_DEVICE_ORDER), C(CUDA_VISIBLE_DEVICES), C(LD_PRELOAD) (O(preload_libraries)
-              only). C(OMP_*)/C(KMP_*) are never set (vLLM sets them).
+              only). Both - C(GLOO_SOCKET_IFNAME=lo) (every rank runs on this host, so vLLM's torch.distributed
+              sockets bind loopback, not the address the host name resolves to). C(OMP_*)/C(KMP_*) are never set
+              (vLLM sets them).
           type: dict
           returned: always
-          sample: {VLLM_CPU_KVCACHE_SPACE: "227", VLLM_CPU_OMP_THREADS_BIND: "1-55"}
+          sample: {GLOO_SOCKET_IFNAME: lo, VLLM_CPU_KVCACHE_SPACE: "227", VLLM_CPU_OMP_THREADS_BIND: "1-55"}
         args:
           description: Arguments for C(vllm serve <model>) (the model itself is not included).
           type: list

@@ -101,7 +101,7 @@ def test_spr_2s_per_numa_node_whole_plan():
         'max_num_seqs': 128,
         'max_num_batched_tokens': 2048,
         'gpus': [],
-        'env': {'VLLM_CPU_KVCACHE_SPACE': '229', 'VLLM_CPU_OMP_THREADS_BIND': '1-55', 'LD_PRELOAD': preload},
+        'env': {'GLOO_SOCKET_IFNAME': 'lo', 'VLLM_CPU_KVCACHE_SPACE': '229', 'VLLM_CPU_OMP_THREADS_BIND': '1-55', 'LD_PRELOAD': preload},
         'args': ['--served-model-name', 'llama-3.1-8b', '--port', '8100', '--dtype', 'bfloat16',
                  '--tensor-parallel-size', '1', '--max-model-len', '8192', '--max-num-seqs', '128',
                  '--max-num-batched-tokens', '2048'],
@@ -110,7 +110,7 @@ def test_spr_2s_per_numa_node_whole_plan():
     assert summary(node1) == {
         'name': 'vllm-node1', 'port': 8101, 'numa_nodes': [1], 'cpuset': '56-111,168-223', 'bind': '57-111',
         'tp': 1, 'dtype': 'bfloat16', 'kv': 230,
-        'env': {'VLLM_CPU_KVCACHE_SPACE': '230', 'VLLM_CPU_OMP_THREADS_BIND': '57-111', 'LD_PRELOAD': preload},
+        'env': {'GLOO_SOCKET_IFNAME': 'lo', 'VLLM_CPU_KVCACHE_SPACE': '230', 'VLLM_CPU_OMP_THREADS_BIND': '57-111', 'LD_PRELOAD': preload},
     }
     assert node1['housekeeping_cpus'] == [56] + r(168, 223)
     assert node1['ranks'][0]['free_for_kv_gib'] == 230.01
@@ -144,7 +144,7 @@ def test_spr_2s_single_is_tp2_across_sockets():
     assert summary(inst) == {
         'name': 'vllm-all', 'port': 8100, 'numa_nodes': [0, 1], 'cpuset': '0-223', 'bind': '1-55|57-111',
         'tp': 2, 'dtype': 'bfloat16', 'kv': 236,
-        'env': {'VLLM_CPU_KVCACHE_SPACE': '236', 'VLLM_CPU_OMP_THREADS_BIND': '1-55|57-111'},
+        'env': {'GLOO_SOCKET_IFNAME': 'lo', 'VLLM_CPU_KVCACHE_SPACE': '236', 'VLLM_CPU_OMP_THREADS_BIND': '1-55|57-111'},
     }
     # ranks are equalised (55 threads each): node 1 gives up core 56 to housekeeping
     assert [(x['numa_node'], x['cpulist'], x['weights_gib'], x['free_for_kv_gib']) for x in inst['ranks']] == [
@@ -182,7 +182,7 @@ def test_xeon6_snc3_per_numa_node_whole_plan():
     for inst in plan['instances']:
         assert inst['tensor_parallel_size'] == 1
         assert inst['dtype'] == 'bfloat16'
-        assert inst['env'] == {'VLLM_CPU_KVCACHE_SPACE': str(inst['kv_cache_gib']),
+        assert inst['env'] == {'GLOO_SOCKET_IFNAME': 'lo', 'VLLM_CPU_KVCACHE_SPACE': str(inst['kv_cache_gib']),
                                'VLLM_CPU_OMP_THREADS_BIND': inst['omp_threads_bind']}
         assert inst['ranks'][0]['headroom_gib'] == 0.67
     assert [i['sockets'] for i in plan['instances']] == [[0], [0], [0], [1], [1], [1]]
@@ -198,7 +198,7 @@ def test_cxl_memnode_gets_no_instance():
     assert [summary(i) for i in plan['instances']] == [{
         'name': 'vllm-node0', 'port': 8100, 'numa_nodes': [0], 'cpuset': '0-63', 'bind': '1-31', 'tp': 1,
         'dtype': 'bfloat16', 'kv': 103,
-        'env': {'VLLM_CPU_KVCACHE_SPACE': '103', 'VLLM_CPU_OMP_THREADS_BIND': '1-31'},
+        'env': {'GLOO_SOCKET_IFNAME': 'lo', 'VLLM_CPU_KVCACHE_SPACE': '103', 'VLLM_CPU_OMP_THREADS_BIND': '1-31'},
     }]
     assert plan['host']['numa_nodes'] == [0]
     assert plan['host']['housekeeping_cpulist'] == '0,32-63'
@@ -213,7 +213,7 @@ def test_offline_isolated():
     assert [summary(i) for i in plan['instances']] == [{
         'name': 'vllm-node0', 'port': 8100, 'numa_nodes': [0], 'cpuset': '0-29', 'bind': '1-15', 'tp': 1,
         'dtype': 'float32', 'kv': 36,
-        'env': {'VLLM_CPU_KVCACHE_SPACE': '36', 'VLLM_CPU_OMP_THREADS_BIND': '1-15'},
+        'env': {'GLOO_SOCKET_IFNAME': 'lo', 'VLLM_CPU_KVCACHE_SPACE': '36', 'VLLM_CPU_OMP_THREADS_BIND': '1-15'},
     }]
     inst = plan['instances'][0]
     # 4 GiB of 1 GiB pages are held on the node and subtracted from the KV cache
@@ -230,7 +230,7 @@ def test_avx2_1s_float32_cgroup_limits():
     assert [summary(i) for i in plan['instances']] == [{
         'name': 'vllm-node0', 'port': 8100, 'numa_nodes': [0], 'cpuset': '0-15', 'bind': '1-7', 'tp': 1,
         'dtype': 'float32', 'kv': 12,
-        'env': {'VLLM_CPU_KVCACHE_SPACE': '12', 'VLLM_CPU_OMP_THREADS_BIND': '1-7'},
+        'env': {'GLOO_SOCKET_IFNAME': 'lo', 'VLLM_CPU_KVCACHE_SPACE': '12', 'VLLM_CPU_OMP_THREADS_BIND': '1-7'},
     }]
     # 16 GiB cgroup limit: floor(16 - 0.92 - 3) = 12, although the node would allow 53
     assert plan['instances'][0]['ranks'][0]['free_for_kv_gib'] == 53.81
@@ -245,7 +245,7 @@ def test_container_limited():
     assert [summary(i) for i in plan['instances']] == [{
         'name': 'vllm-node0', 'port': 8100, 'numa_nodes': [0], 'cpuset': '0-3,112-115', 'bind': '1-3', 'tp': 1,
         'dtype': 'bfloat16', 'kv': 4,
-        'env': {'VLLM_CPU_KVCACHE_SPACE': '4', 'VLLM_CPU_OMP_THREADS_BIND': '1-3'},
+        'env': {'GLOO_SOCKET_IFNAME': 'lo', 'VLLM_CPU_KVCACHE_SPACE': '4', 'VLLM_CPU_OMP_THREADS_BIND': '1-3'},
     }]
     host = plan['host']
     assert (host['inference_cpulist'], host['housekeeping_cpulist'], host['numa_nodes']) == ('1-3', '0,112-115', [0])
@@ -260,7 +260,7 @@ def test_vm_2core():
     assert [summary(i) for i in plan['instances']] == [{
         'name': 'vllm-node0', 'port': 8100, 'numa_nodes': [0], 'cpuset': '0-1', 'bind': '1', 'tp': 1,
         'dtype': 'bfloat16', 'kv': 2,
-        'env': {'VLLM_CPU_KVCACHE_SPACE': '2', 'VLLM_CPU_OMP_THREADS_BIND': '1'},
+        'env': {'GLOO_SOCKET_IFNAME': 'lo', 'VLLM_CPU_KVCACHE_SPACE': '2', 'VLLM_CPU_OMP_THREADS_BIND': '1'},
     }]
     assert any('dtype auto -> bfloat16: the CPU has avx512_bf16.' == line for line in plan['explain'])
     # no SMT on this VM: no sentence about siblings
@@ -273,13 +273,13 @@ def test_gpu_4x_2node_one_gpu_each():
     got = [(i['name'], i['port'], i['cpuset'], i['mems'], i['tensor_parallel_size'], i['env'], i['gpus'])
            for i in plan['instances']]
     assert got == [
-        ('vllm-gpu0', 8100, '0-31,64-95', '0', 1, {'CUDA_DEVICE_ORDER': 'PCI_BUS_ID', 'CUDA_VISIBLE_DEVICES': '0'},
+        ('vllm-gpu0', 8100, '0-31,64-95', '0', 1, {'CUDA_DEVICE_ORDER': 'PCI_BUS_ID', 'CUDA_VISIBLE_DEVICES': '0', 'GLOO_SOCKET_IFNAME': 'lo'},
          [{'index': 0, 'pci_address': '0000:18:00.0', 'numa_node': 0}]),
-        ('vllm-gpu1', 8101, '0-31,64-95', '0', 1, {'CUDA_DEVICE_ORDER': 'PCI_BUS_ID', 'CUDA_VISIBLE_DEVICES': '1'},
+        ('vllm-gpu1', 8101, '0-31,64-95', '0', 1, {'CUDA_DEVICE_ORDER': 'PCI_BUS_ID', 'CUDA_VISIBLE_DEVICES': '1', 'GLOO_SOCKET_IFNAME': 'lo'},
          [{'index': 1, 'pci_address': '0000:2a:00.0', 'numa_node': 0}]),
-        ('vllm-gpu2', 8102, '32-63,96-127', '1', 1, {'CUDA_DEVICE_ORDER': 'PCI_BUS_ID', 'CUDA_VISIBLE_DEVICES': '2'},
+        ('vllm-gpu2', 8102, '32-63,96-127', '1', 1, {'CUDA_DEVICE_ORDER': 'PCI_BUS_ID', 'CUDA_VISIBLE_DEVICES': '2', 'GLOO_SOCKET_IFNAME': 'lo'},
          [{'index': 2, 'pci_address': '0000:9a:00.0', 'numa_node': 1}]),
-        ('vllm-gpu3', 8103, '32-63,96-127', '1', 1, {'CUDA_DEVICE_ORDER': 'PCI_BUS_ID', 'CUDA_VISIBLE_DEVICES': '3'},
+        ('vllm-gpu3', 8103, '32-63,96-127', '1', 1, {'CUDA_DEVICE_ORDER': 'PCI_BUS_ID', 'CUDA_VISIBLE_DEVICES': '3', 'GLOO_SOCKET_IFNAME': 'lo'},
          [{'index': 3, 'pci_address': '0000:ab:00.0', 'numa_node': 1}]),
     ]
     inst = plan['instances'][0]
@@ -767,7 +767,7 @@ def test_genoa_nps4_per_numa_node_whole_plan():
     for inst in plan['instances']:
         assert (inst['tensor_parallel_size'], inst['dtype'], inst['mems']) == (1, 'bfloat16', str(inst['numa_nodes'][0]))
         assert inst['args'][inst['args'].index('--dtype') + 1] == 'bfloat16'
-        assert inst['env'] == {'VLLM_CPU_KVCACHE_SPACE': str(inst['kv_cache_gib']),
+        assert inst['env'] == {'GLOO_SOCKET_IFNAME': 'lo', 'VLLM_CPU_KVCACHE_SPACE': str(inst['kv_cache_gib']),
                                'VLLM_CPU_OMP_THREADS_BIND': inst['omp_threads_bind']}
         assert len(inst['inference_cpus']) == 23
         assert inst['ranks'][0]['headroom_gib'] == 0.5
@@ -828,9 +828,9 @@ def test_turin_nps2_per_numa_node_and_per_socket():
     plan = plan_for('turin_1s_nps2', LLAMA8)
     assert [summary(i) for i in plan['instances']] == [
         {'name': 'vllm-node0', 'port': 8100, 'numa_nodes': [0], 'cpuset': '0-63,128-191', 'bind': '1-63', 'tp': 1,
-         'dtype': 'bfloat16', 'kv': 360, 'env': {'VLLM_CPU_KVCACHE_SPACE': '360', 'VLLM_CPU_OMP_THREADS_BIND': '1-63'}},
+         'dtype': 'bfloat16', 'kv': 360, 'env': {'GLOO_SOCKET_IFNAME': 'lo', 'VLLM_CPU_KVCACHE_SPACE': '360', 'VLLM_CPU_OMP_THREADS_BIND': '1-63'}},
         {'name': 'vllm-node1', 'port': 8101, 'numa_nodes': [1], 'cpuset': '64-127,192-255', 'bind': '65-127', 'tp': 1,
-         'dtype': 'bfloat16', 'kv': 363, 'env': {'VLLM_CPU_KVCACHE_SPACE': '363', 'VLLM_CPU_OMP_THREADS_BIND': '65-127'}},
+         'dtype': 'bfloat16', 'kv': 363, 'env': {'GLOO_SOCKET_IFNAME': 'lo', 'VLLM_CPU_KVCACHE_SPACE': '363', 'VLLM_CPU_OMP_THREADS_BIND': '65-127'}},
     ]
     assert GENOA_BF16 in plan['explain']
     assert ('AMD EPYC NPS2: 2 NUMA nodes (1 socket x 2, 64 cores each); one instance per node keeps every thread next to '
@@ -839,7 +839,7 @@ def test_turin_nps2_per_numa_node_and_per_socket():
     socket = plan_for('turin_1s_nps2', LLAMA8, strategy='per_socket')
     assert [summary(i) for i in socket['instances']] == [
         {'name': 'vllm-socket0', 'port': 8100, 'numa_nodes': [0, 1], 'cpuset': '0-255', 'bind': '1-63|65-127', 'tp': 2,
-         'dtype': 'bfloat16', 'kv': 367, 'env': {'VLLM_CPU_KVCACHE_SPACE': '367', 'VLLM_CPU_OMP_THREADS_BIND': '1-63|65-127'}}]
+         'dtype': 'bfloat16', 'kv': 367, 'env': {'GLOO_SOCKET_IFNAME': 'lo', 'VLLM_CPU_KVCACHE_SPACE': '367', 'VLLM_CPU_OMP_THREADS_BIND': '1-63|65-127'}}]
     assert ("AMD EPYC NPS2: 2 NUMA nodes (1 socket x 2, 64 cores each); tensor parallelism spans each socket's nodes, "
             'one rank per node (TP 2).') in socket['explain']
 
