@@ -68,7 +68,7 @@ def test_conforming_instance_passes_every_check(root):
     assert results['omp_threads']['line'] == ('vllm-node0 omp_threads: expected one thread bound to each core of 1-3, '
                                               'found 3 threads bound to 1-3')
     assert results['hugepages']['line'] == ('vllm-node0 hugepages: skipped: no hugepages planned '
-                                             '(the planner plans none: vLLM cannot use static hugepages)')
+                                            '(the planner plans none: vLLM cannot use static hugepages)')
     assert c.summarize(list(results.values()))['drift'] == []
 
 
