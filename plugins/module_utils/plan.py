@@ -44,9 +44,10 @@ SHM_MIB_PER_INSTANCE = 160
 # A container's own /dev/shm (ShmSize=): vLLM's CPU container docs ask for --shm-size 4g (tensor-parallel CPU
 # ranks exchange activations through it); NVIDIA: NCCL's shared-memory transport between the GPUs' processes.
 CONTAINER_SHM_MIB = {'cpu': 4096, 'nvidia': 16384}
-# GLOO_SOCKET_IFNAME of every instance (Linux names the loopback interface lo). Measured with vLLM 0.32 CPU and
-# the tiny model: its worker listened on 13 TCP ports of the address the host name resolves to; with this, on
-# 127.0.0.1 (benchmarks/README.md has no figure for it: the molecule front check asserts it).
+# GLOO_SOCKET_IFNAME of every instance, NCCL_SOCKET_IFNAME of NVIDIA ones (Linux names the loopback interface lo).
+# Measured with vLLM 0.32 CPU and the tiny model: its worker listened on 13 TCP ports of the address the host name
+# resolves to; with this, on 127.0.0.1 (the molecule scenarios assert it). NCCL's maintainers give
+# NCCL_SOCKET_IFNAME=lo for a single machine (NVIDIA/nccl#965); not run on a GPU here.
 LOOPBACK_IFNAME = 'lo'
 NVIDIA_VENDOR_ID = 0x10de
 WEIGHT_SUFFIXES = ('.safetensors', '.bin', '.pt', '.gguf')
@@ -680,10 +681,12 @@ class _Planner(object):
         return env
 
     def describe_local_sockets(self):
-        self.say('GLOO_SOCKET_IFNAME=%s: vLLM\'s workers open their torch.distributed (gloo) sockets, about a dozen '
+        nccl = self.opts['accelerator'] == 'nvidia'
+        self.say('GLOO_SOCKET_IFNAME=%s%s: vLLM\'s workers open their torch.distributed (gloo%s) sockets, about a dozen '
                  'listeners per instance, on the address the host name resolves to, which on most hosts is a network '
                  'address that no API key guards; every rank of an instance runs on this host, so they bind loopback.'
-                 % LOOPBACK_IFNAME)
+                 % (LOOPBACK_IFNAME, ', NCCL_SOCKET_IFNAME=' + LOOPBACK_IFNAME if nccl else '',
+                    ', NCCL bootstrap' if nccl else ''))
 
     def onednn_env(self):
         """The ONEDNN_* variables of a CPU instance: the plan is their one owner."""
@@ -1288,7 +1291,9 @@ class _Planner(object):
                     name, '' if len(chunk) == 1 else 's', ','.join(str(g['index']) for g in chunk), '' if len(node_ids) == 1 else 's',
                     ','.join(str(n) for n in node_ids), format_cpulist(cpus), ' (%s)' % unknown if unplaced else ''))
             env = {'CUDA_DEVICE_ORDER': 'PCI_BUS_ID',
-                   'CUDA_VISIBLE_DEVICES': ','.join(str(g['index']) for g in chunk)}
+                   'CUDA_VISIBLE_DEVICES': ','.join(str(g['index']) for g in chunk),
+                   # NCCL's bootstrap sockets, like gloo's: loopback (the ranks share this host)
+                   'NCCL_SOCKET_IFNAME': LOOPBACK_IFNAME}
             env.update(self.base_env())
             port = ports[index]
             instances.append({

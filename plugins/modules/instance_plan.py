@@ -584,9 +584,9 @@ plan:
               C(ONEDNN_MAX_CPU_ISA), C(ONEDNN_PRIMITIVE_CACHE_CAPACITY) (when set). C(VLLM_CPU_NUM_OF_RESERVED_CPU) is
               never set (it applies to C(VLLM_CPU_OMP_THREADS_BIND=auto) only; the plan binds explicitly).
               NVIDIA - C(CUDA_DEVICE_ORDER), C(CUDA_VISIBLE_DEVICES), C(LD_PRELOAD) (O(preload_libraries)
-              only). Both - C(GLOO_SOCKET_IFNAME=lo) (every rank runs on this host, so vLLM's torch.distributed
-              sockets bind loopback, not the address the host name resolves to). C(OMP_*)/C(KMP_*) are never set
-              (vLLM sets them).
+              only), C(NCCL_SOCKET_IFNAME=lo). Both - C(GLOO_SOCKET_IFNAME=lo) (every rank runs on this host, so
+              vLLM's torch.distributed and NCCL bootstrap sockets bind loopback, not the address the host name
+              resolves to). C(OMP_*)/C(KMP_*) are never set (vLLM sets them).
           type: dict
           returned: always
           sample: {GLOO_SOCKET_IFNAME: lo, VLLM_CPU_KVCACHE_SPACE: "227", VLLM_CPU_OMP_THREADS_BIND: "1-55"}

@@ -267,19 +267,33 @@ def test_vm_2core():
     assert not any('SMT sibling' in line for line in plan['explain'])
 
 
+def gpu_env(visible):
+    # ranks share the host: gloo and NCCL bootstrap sockets on loopback
+    return {'CUDA_DEVICE_ORDER': 'PCI_BUS_ID', 'CUDA_VISIBLE_DEVICES': visible, 'GLOO_SOCKET_IFNAME': 'lo', 'NCCL_SOCKET_IFNAME': 'lo'}
+
+
+def test_instances_keep_their_distributed_sockets_on_loopback():
+    cpu = plan_for('spr_2s_112c', LLAMA8)
+    assert all(i['env']['GLOO_SOCKET_IFNAME'] == 'lo' and 'NCCL_SOCKET_IFNAME' not in i['env'] for i in cpu['instances'])
+    assert any(line.startswith('GLOO_SOCKET_IFNAME=lo: ') for line in cpu['explain'])
+    gpu = plan_for('gpu_4x_2node', LLAMA8, accelerator='nvidia')
+    assert all(i['env']['NCCL_SOCKET_IFNAME'] == 'lo' for i in gpu['instances'])
+    assert any(line.startswith('GLOO_SOCKET_IFNAME=lo, NCCL_SOCKET_IFNAME=lo: ') for line in gpu['explain'])
+
+
 def test_gpu_4x_2node_one_gpu_each():
     plan = plan_for('gpu_4x_2node', LLAMA8, accelerator='nvidia')
     assert plan['strategy'] is None
     got = [(i['name'], i['port'], i['cpuset'], i['mems'], i['tensor_parallel_size'], i['env'], i['gpus'])
            for i in plan['instances']]
     assert got == [
-        ('vllm-gpu0', 8100, '0-31,64-95', '0', 1, {'CUDA_DEVICE_ORDER': 'PCI_BUS_ID', 'CUDA_VISIBLE_DEVICES': '0', 'GLOO_SOCKET_IFNAME': 'lo'},
+        ('vllm-gpu0', 8100, '0-31,64-95', '0', 1, gpu_env('0'),
          [{'index': 0, 'pci_address': '0000:18:00.0', 'numa_node': 0}]),
-        ('vllm-gpu1', 8101, '0-31,64-95', '0', 1, {'CUDA_DEVICE_ORDER': 'PCI_BUS_ID', 'CUDA_VISIBLE_DEVICES': '1', 'GLOO_SOCKET_IFNAME': 'lo'},
+        ('vllm-gpu1', 8101, '0-31,64-95', '0', 1, gpu_env('1'),
          [{'index': 1, 'pci_address': '0000:2a:00.0', 'numa_node': 0}]),
-        ('vllm-gpu2', 8102, '32-63,96-127', '1', 1, {'CUDA_DEVICE_ORDER': 'PCI_BUS_ID', 'CUDA_VISIBLE_DEVICES': '2', 'GLOO_SOCKET_IFNAME': 'lo'},
+        ('vllm-gpu2', 8102, '32-63,96-127', '1', 1, gpu_env('2'),
          [{'index': 2, 'pci_address': '0000:9a:00.0', 'numa_node': 1}]),
-        ('vllm-gpu3', 8103, '32-63,96-127', '1', 1, {'CUDA_DEVICE_ORDER': 'PCI_BUS_ID', 'CUDA_VISIBLE_DEVICES': '3', 'GLOO_SOCKET_IFNAME': 'lo'},
+        ('vllm-gpu3', 8103, '32-63,96-127', '1', 1, gpu_env('3'),
          [{'index': 3, 'pci_address': '0000:ab:00.0', 'numa_node': 1}]),
     ]
     inst = plan['instances'][0]
