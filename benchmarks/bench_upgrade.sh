@@ -42,6 +42,7 @@ inv = {'all': {'vars': group_vars, 'children': {'inference': {'hosts': {host: {'
 open(dest, 'w').write(yaml.safe_dump(inv))
 PY
 
+export ANSIBLE_CONFIG=$REPO_ROOT/ansible.cfg
 IFS=, read -ra cases <<<"${BENCH_UPGRADE_CASES:-bad_flag,missing_version,broken_version}"
 results=()
 for case in "${cases[@]}"; do
@@ -57,7 +58,6 @@ for case in "${cases[@]}"; do
   caselog=$WORKDIR/logs/bench-upgrade-$case
   rm -f "$out" "$state" "$plan"
   log "case $case (logs: $caselog-*.log)"
-  export ANSIBLE_CONFIG=$REPO_ROOT/ansible.cfg
   ansible-playbook -i "$inventory" "$REPO_ROOT/benchmarks/bench_upgrade_before.yml" -e "bench_case=$case" \
     -e "bench_state=$state" -e "bench_plan=$plan" >"$caselog-before.log" 2>&1 \
     || { tail -30 "$caselog-before.log"; die "case $case: the load could not be started"; }

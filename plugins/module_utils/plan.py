@@ -45,8 +45,8 @@ SHM_MIB_PER_INSTANCE = 160
 # ranks exchange activations through it); NVIDIA: NCCL's shared-memory transport between the GPUs' processes.
 CONTAINER_SHM_MIB = {'cpu': 4096, 'nvidia': 16384}
 # GLOO_SOCKET_IFNAME of every instance, NCCL_SOCKET_IFNAME of NVIDIA ones (Linux names the loopback interface lo).
-# Measured with vLLM 0.32 CPU and the tiny model: its worker listened on 13 TCP ports of the address the host name
-# resolves to; with this, on 127.0.0.1 (the molecule scenarios assert it). NCCL's maintainers give
+# Seen by hand with vLLM 0.32 CPU and the tiny model: its worker listened on about a dozen TCP ports of the address
+# the host name resolves to; with this, on 127.0.0.1 (the molecule scenarios assert nothing else listens beyond loopback). NCCL's maintainers give
 # NCCL_SOCKET_IFNAME=lo for a single machine (NVIDIA/nccl#965); not run on a GPU here.
 LOOPBACK_IFNAME = 'lo'
 NVIDIA_VENDOR_ID = 0x10de
